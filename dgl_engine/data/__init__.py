@@ -1,0 +1,1 @@
+"""Datasets, shared feature code and media decoding."""

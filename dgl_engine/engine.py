@@ -1,0 +1,263 @@
+"""The engine: a long-lived object owning a worker thread and a queue of experiments.
+
+    engine = Engine(home="runs")
+    run_id = engine.submit(config)            # validated first; ConfigError if impossible
+    snap = engine.snapshot(run_id, since=0)   # immutable: status, progress, events so far
+    engine.cancel(run_id)                     # stops within a second
+    engine.runs()                             # every run, live and stored
+
+The worker never touches any UI; the app polls snapshots. A run that raises, diverges or runs
+out of memory is marked failed with a readable reason; the engine and the other runs carry on.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from dgl_engine.config import ConfigError, ExperimentConfig, experiment_from_dict, validate
+from dgl_engine.events import Event
+from dgl_engine.store import TERMINAL, RunStore, StoreError
+from dgl_engine.trainer import Cancelled, Diverged
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What a page needs to draw a run, frozen at one instant."""
+
+    run_id: str
+    status: str  # queued | running | finished | failed | cancelled | interrupted
+    config: dict
+    phase: str
+    step: int
+    total_steps: int
+    epoch: float
+    elapsed_s: float
+    eta_s: float | None
+    error: str | None
+    warnings: tuple[str, ...]
+    results: dict  # method -> test metrics (once finished)
+    events: tuple[dict, ...]  # events[since:]
+    next_offset: int  # pass as ``since`` to get only newer events
+    created: float
+    queue_position: int | None = None
+
+    @property
+    def progress(self) -> float:
+        if self.status == "finished":
+            return 1.0
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass
+class _RunState:
+    run_id: str
+    config: ExperimentConfig
+    status: str = "queued"
+    phase: str = "queued"
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    results: dict = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    cancel_requested: bool = False
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for a failed run."""
+    import torch
+
+    if isinstance(exc, Diverged):
+        return str(exc)
+    if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in str(exc).lower():
+        return "out of memory: lower the batch size, the number of samples or use the tiny encoder"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Engine:
+    def __init__(self, home=None, start: bool = True):
+        self.store = RunStore(home)
+        self.store.home.mkdir(parents=True, exist_ok=True)
+        self.interrupted = self.store.mark_interrupted()
+        self._lock = threading.Lock()
+        self._live: dict[str, _RunState] = {}
+        self._loaded: dict[str, tuple[dict, ...]] = {}  # events of finished stored runs
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._order: list[str] = []  # queued run ids, oldest first
+        self._thread = threading.Thread(target=self._work, name="dgl-engine", daemon=True)
+        if start:
+            self._thread.start()
+
+    # ----- public API --------------------------------------------------------------------
+    def submit(self, config: ExperimentConfig) -> str:
+        """Validate and queue an experiment; returns its run id. Raises ConfigError."""
+        warnings = validate(config)
+        if config.data.dataset != "synthetic":
+            from dgl_engine.data.registry import check_root
+
+            check_root(config.data)  # a wrong path is refused before anything is written
+        run_id = self.store.create(config.to_dict())
+        self.store.update(run_id, warnings=warnings)
+        state = _RunState(run_id, config, warnings=list(warnings))
+        with self._lock:
+            self._live[run_id] = state
+            self._order.append(run_id)
+        self._queue.put(run_id)
+        return run_id
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a queued or running run to stop; False if it is not live."""
+        with self._lock:
+            state = self._live.get(run_id)
+            if state is None or state.status not in ("queued", "running"):
+                return False
+            state.cancel_requested = True
+            if state.status == "queued":
+                state.status, state.phase = "cancelled", "cancelled"
+                if run_id in self._order:
+                    self._order.remove(run_id)
+        if state.status == "cancelled":
+            self.store.update(run_id, status="cancelled", finished=time.time())
+        return True
+
+    def snapshot(self, run_id: str, since: int = 0) -> RunSnapshot:
+        """Immutable view of a run; raises StoreError if there is no such run."""
+        with self._lock:
+            state = self._live.get(run_id)
+            if state is not None:
+                position = self._order.index(run_id) + 1 if run_id in self._order else None
+                return RunSnapshot(
+                    run_id, state.status, state.config.to_dict(), state.phase, state.step,
+                    state.total_steps, state.epoch, state.elapsed_s, state.eta_s, state.error,
+                    tuple(state.warnings), dict(state.results), tuple(state.events[since:]),
+                    len(state.events), state.created, position,
+                )
+        return self._stored_snapshot(run_id, since)
+
+    def runs(self) -> list[dict]:
+        """Every run (stored and live), newest first: run.json plus live status."""
+        records = self.store.list()
+        with self._lock:
+            for r in records:
+                state = self._live.get(r["run_id"])
+                if state is not None:
+                    r["status"] = state.status
+                    r["progress"] = state.step / state.total_steps if state.total_steps else 0.0
+        return records
+
+    def delete(self, run_id: str) -> None:
+        with self._lock:
+            state = self._live.get(run_id)
+            if state is not None and state.status in ("queued", "running"):
+                raise StoreError("cancel the run before deleting it")
+            self._live.pop(run_id, None)
+            self._loaded.pop(run_id, None)
+        self.store.delete(run_id)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunSnapshot:
+        """Block until the run ends (tests, scripts)."""
+        deadline = None if timeout is None else time.time() + timeout
+        while True:
+            snap = self.snapshot(run_id, since=10**9)
+            if snap.done or (deadline is not None and time.time() > deadline):
+                return snap
+            time.sleep(0.05)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            for state in self._live.values():
+                if state.status in ("queued", "running"):
+                    state.cancel_requested = True
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ----- worker ------------------------------------------------------------------------
+    def _stored_snapshot(self, run_id: str, since: int) -> RunSnapshot:
+        record = self.store.read(run_id)
+        events = self._loaded.get(run_id)
+        if events is None:
+            events = tuple(self.store.read_events(run_id))
+            if record.get("status") in TERMINAL:
+                self._loaded[run_id] = events
+        last = next((e for e in reversed(events) if e.get("type") == "progress"), {})
+        return RunSnapshot(
+            run_id, record.get("status", "interrupted"), record.get("config", {}), record.get("status", ""),
+            last.get("step", 0), last.get("total_steps", 0), last.get("epoch", 0.0),
+            float(record.get("seconds") or last.get("elapsed_s", 0.0)), None, record.get("error"),
+            tuple(record.get("warnings") or ()), dict(record.get("results") or {}), events[since:],
+            len(events), record.get("created") or 0.0,
+        )
+
+    def _observe(self, state: _RunState, event: Event) -> None:
+        d = event.to_dict()
+        with self._lock:
+            state.events.append(d)
+            if d["type"] == "progress":
+                state.step, state.total_steps, state.epoch = d["step"], d["total_steps"], d["epoch"]
+                state.elapsed_s, state.eta_s = d["elapsed_s"], d["eta_s"]
+            elif d["type"] == "phase":
+                state.phase = d["phase"]
+            elif d["type"] == "test":
+                state.results[d["method"]] = d["metrics"]
+
+    def _work(self) -> None:
+        from dgl_engine.experiment import run_experiment
+
+        while True:
+            run_id = self._queue.get()
+            if run_id is None:
+                return
+            with self._lock:
+                state = self._live.get(run_id)
+                if state is None or state.status != "queued":
+                    continue
+                self._order.remove(run_id)
+                state.status, state.phase = "running", "starting"
+            started = time.time()
+            self.store.update(run_id, status="running", started=started)
+            status, error = "finished", None
+            try:
+                run_experiment(
+                    state.config, self.store, run_id,
+                    observers=[lambda e, s=state: self._observe(s, e)],
+                    should_stop=lambda s=state: s.cancel_requested,
+                )
+            except Cancelled:
+                status = "cancelled"
+            except BaseException as exc:  # noqa: BLE001 - a failing run must not kill the engine
+                status, error = "failed", describe_error(exc)
+                self._log_traceback(run_id)
+            with self._lock:
+                state.status, state.error = status, error
+                state.phase = status
+            try:
+                self.store.update(run_id, status=status, error=error, finished=time.time())
+            except (OSError, StoreError):
+                pass  # the run folder was removed underneath us; the live state still says why
+
+    def _log_traceback(self, run_id: str) -> None:
+        try:
+            (self.store.run_dir(run_id) / "traceback.txt").write_text(traceback.format_exc())
+        except OSError:
+            pass
+
+
+def config_of(snapshot: RunSnapshot) -> ExperimentConfig:
+    return experiment_from_dict(snapshot.config)
+
+
+__all__ = ["Engine", "RunSnapshot", "ConfigError", "config_of"]

@@ -1,0 +1,214 @@
+"""The run store: one folder per run under ``DGL_LAB_HOME`` (default ``./runs``).
+
+    <home>/<run_id>/run.json           config, status, timings, versions, seed, summary
+    <home>/<run_id>/metrics.jsonl      append-only events (see events.py)
+    <home>/<run_id>/models/<m>.pt      state dict: tensors only, loads with weights_only=True
+    <home>/<run_id>/models/<m>.json    sidecar: classes, preprocessing, normalisation, model config
+
+run.json and sidecars are written atomically (temp file + rename). A run whose process died
+while it was queued or running is marked ``interrupted`` by ``mark_interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
+TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+_METHOD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+
+
+class StoreError(ValueError):
+    """A run or model that does not exist, or a name that cannot be one."""
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("DGL_LAB_HOME", "runs"))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def versions() -> dict:
+    import numpy
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.version.cuda,
+    }
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def _pid_alive(pid: int | None, host: str | None) -> bool:
+    if not pid or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = Path(home) if home is not None else default_home()
+
+    # ----- paths -------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise StoreError(f"not a valid run id: {run_id!r}")
+        return self.home / run_id
+
+    def _model_path(self, run_id: str, method: str, suffix: str) -> Path:
+        if not _METHOD.match(method):
+            raise StoreError(f"not a valid method name: {method!r}")
+        return self.run_dir(run_id) / "models" / f"{method}{suffix}"
+
+    def exists(self, run_id: str) -> bool:
+        try:
+            return (self.run_dir(run_id) / "run.json").is_file()
+        except StoreError:
+            return False
+
+    # ----- runs --------------------------------------------------------------------------
+    def create(self, config: dict, run_id: str | None = None, status: str = "queued") -> str:
+        run_id = run_id or new_run_id()
+        d = self.run_dir(run_id)
+        d.mkdir(parents=True, exist_ok=False)
+        record = {
+            "run_id": run_id,
+            "status": status,
+            "config": config,
+            "seed": config.get("seed"),
+            "created": time.time(),
+            "started": None,
+            "finished": None,
+            "error": None,
+            "warnings": [],
+            "versions": versions(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+        atomic_write_text(d / "run.json", json.dumps(record, indent=2))
+        (d / "metrics.jsonl").touch()
+        return run_id
+
+    def read(self, run_id: str) -> dict:
+        path = self.run_dir(run_id) / "run.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"no run {run_id!r} in {self.home}") from None
+        except json.JSONDecodeError as e:
+            raise StoreError(f"run {run_id!r}: run.json is damaged ({e})") from None
+
+    def update(self, run_id: str, **fields) -> dict:
+        record = self.read(run_id)
+        record.update(fields)
+        atomic_write_text(self.run_dir(run_id) / "run.json", json.dumps(record, indent=2))
+        return record
+
+    def append_events(self, run_id: str, events: list[dict]) -> None:
+        if not events:
+            return
+        with open(self.run_dir(run_id) / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in events))
+            f.flush()
+
+    def read_events(self, run_id: str) -> list[dict]:
+        """All events; a torn last line (a crash mid-write) is skipped."""
+        path = self.run_dir(run_id) / "metrics.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def list(self) -> list[dict]:
+        """run.json of every run, newest first; damaged folders are skipped."""
+        if not self.home.is_dir():
+            return []
+        records = []
+        for d in self.home.iterdir():
+            if (d / "run.json").is_file():
+                try:
+                    records.append(self.read(d.name))
+                except StoreError:
+                    continue
+        return sorted(records, key=lambda r: r.get("created") or 0, reverse=True)
+
+    def delete(self, run_id: str) -> None:
+        d = self.run_dir(run_id)
+        if not (d / "run.json").is_file():
+            raise StoreError(f"no run {run_id!r} in {self.home}")
+        shutil.rmtree(d)
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs left queued or running by a process that no longer exists -> interrupted."""
+        marked = []
+        for record in self.list():
+            if record.get("status") in ("queued", "running") and not _pid_alive(record.get("pid"), record.get("host")):
+                self.update(record["run_id"], status="interrupted",
+                            error=record.get("error") or "the process running it stopped before it finished")
+                marked.append(record["run_id"])
+        return marked
+
+    # ----- models ------------------------------------------------------------------------
+    def save_model(self, run_id: str, method: str, state_dict: dict, sidecar: dict) -> Path:
+        path = self._model_path(run_id, method, ".pt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".pt.tmp")
+        torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, tmp)
+        os.replace(tmp, path)
+        atomic_write_text(self._model_path(run_id, method, ".json"), json.dumps(sidecar, indent=2))
+        return path
+
+    def models(self, run_id: str) -> list[str]:
+        d = self.run_dir(run_id) / "models"
+        return sorted(p.stem for p in d.glob("*.pt")) if d.is_dir() else []
+
+    def model_path(self, run_id: str, method: str) -> Path:
+        return self._model_path(run_id, method, ".pt")
+
+    def load_model(self, run_id: str, method: str) -> tuple[dict, dict]:
+        """(state_dict, sidecar). Tensors only: loaded with weights_only=True, never unpickled."""
+        pt = self._model_path(run_id, method, ".pt")
+        side = self._model_path(run_id, method, ".json")
+        if not pt.is_file() or not side.is_file():
+            raise StoreError(f"run {run_id!r} has no trained model for method {method!r}")
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+        return state, json.loads(side.read_text(encoding="utf-8"))
