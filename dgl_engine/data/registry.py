@@ -1,14 +1,33 @@
-"""Real datasets, in a small registry: ``DATASETS[name]`` -> a loader module.
+"""Real datasets, in a small registry, and the data roots users may load from.
 
-Each loader lists a dataset's clips and labels; ``load_real`` turns them into an ``AVData``
-through the shared media and feature code (with an on-disk feature cache).
+Interface used by the engine, the CLI and the app (the loaders fill ``DATASETS``):
+
+- ``data_roots() -> list[Path]``: folders named by ``DGL_LAB_DATA`` (os.pathsep-separated).
+- ``resolve_root(path) -> Path``: a typed path, refused (ConfigError) unless it exists and lies
+  inside a data root.
+- ``discover() -> list[dict]``: datasets found in the data roots, each
+  ``{"dataset": name, "root": str, "label": str}``.
+- ``check_root(DataConfig)``: refuse an unknown dataset or an unusable root before anything is
+  written.
+- ``describe(DataConfig, seed) -> dict``: classes, counts per class and split, skipped files and a
+  few sample file paths per class for previews, without decoding features.
+- ``load_real(DataConfig, seed, home, progress) -> AVData``: features through the shared media
+  and feature code, cached on disk under the run home.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from dgl_engine.config import ConfigError, DataConfig
 
 DATASETS: dict[str, object] = {}
+
+
+def data_roots() -> list[Path]:
+    raw = os.environ.get("DGL_LAB_DATA", "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
 def check_root(data: DataConfig) -> None:
