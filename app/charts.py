@@ -1,0 +1,333 @@
+"""Figures for every page: pure functions from engine event dicts / results to plotly figures.
+
+No Streamlit here, so tests call them directly. Colours are fixed per method and line styles per
+modality (or gradient source) across every page, defined once below.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# ----- one look for every page ---------------------------------------------------------------
+# Okabe-Ito colours (readable by colour-blind viewers); the naive joint model is the grey baseline.
+METHOD_COLOURS = {
+    "audio-only": "#E69F00",  # orange
+    "visual-only": "#56B4E9",  # sky blue
+    "joint": "#4D4D4D",  # dark grey
+    "dgl": "#009E73",  # bluish green
+    "ogm-ge": "#CC79A7",  # reddish purple
+}
+_EXTRA_COLOURS = ("#0072B2", "#D55E00", "#8C564B", "#17BECF", "#BCBD22", "#9467BD", "#F0E442")
+MODALITY_DASH = {"fused": "solid", "audio": "dash", "visual": "dot"}
+MODALITY_SYMBOL = {"fused": "circle", "audio": "triangle-up", "visual": "square"}
+SOURCE_DASH = {"fused": "solid", "unimodal": "dash", "applied": "dot"}  # gradient charts
+LOSS_DASH = {"total": "dashdot", "fused": "solid", "audio": "dash", "visual": "dot"}
+RUN_DASH = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+MODE_NOTE = "zero mode: the fused head with the other modality's features set to 0"
+
+
+def method_colour(method: str) -> str:
+    """The method's fixed colour; methods added later get a stable colour from their name."""
+    if method in METHOD_COLOURS:
+        return METHOD_COLOURS[method]
+    return _EXTRA_COLOURS[zlib.crc32(method.encode()) % len(_EXTRA_COLOURS)]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
+        height=height,
+        margin=dict(l=60, r=20, t=80, b=60),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+        hovermode="x unified",
+    )
+    return fig
+
+
+def _empty(title: str, message: str, height: int = 320) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height)
+
+
+def _methods_in(events: Iterable[dict], methods: Sequence[str] | None, types: tuple[str, ...]) -> list[str]:
+    seen = list(methods or ())
+    for e in events:
+        m = e.get("method")
+        if e.get("type") in types and m and m not in seen and not methods:
+            seen.append(m)
+    return seen
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = n if n <= 4 else 3
+    return -(-n // cols), cols
+
+
+def _modality_keys(metric_names: set[str]) -> list[tuple[str, str]]:
+    """(metric key, modality) pairs a method reports: fused plus each modality, or its one modality."""
+    per_modality = [(f"acc_{m}", m) for m in ("audio", "visual") if f"acc_{m}" in metric_names]
+    if len(per_modality) == 1:  # a unimodal model: its accuracy *is* that modality's
+        return per_modality
+    return [("acc", "fused"), *per_modality]
+
+
+# ----- Live: accuracy, gradients, losses, imbalance -------------------------------------------
+def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
+    """Validation accuracy over epochs: one panel per method (shared axes), fused and per modality."""
+    title = f"Validation accuracy per method: fused (solid) and each modality ({MODE_NOTE})"
+    evals = [e for e in events if e.get("type") == "eval" and e.get("split", "val") == "val"]
+    methods = [m for m in _methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
+    if not methods:
+        return _empty(title, "Waiting for the first validation point ...")
+    rows, cols = _grid(len(methods))
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=methods,
+                        horizontal_spacing=0.03, vertical_spacing=0.16)
+    for i, method in enumerate(methods):
+        mine = [e for e in evals if e["method"] == method]
+        names = set().union(*(e["metrics"] for e in mine))
+        for key, modality in _modality_keys(names):
+            pts = [(e["epoch"], 100 * e["metrics"][key]) for e in mine if key in e["metrics"]]
+            label = f"{method} · {modality}" + ("" if modality == "fused" else " (zero mode)")
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=label, legendgroup=method,
+                    mode="lines+markers", line=dict(color=method_colour(method), dash=MODALITY_DASH[modality], width=2),
+                    marker=dict(symbol=MODALITY_SYMBOL[modality], size=6),
+                    hovertemplate="%{y:.1f}%",
+                ),
+                row=i // cols + 1, col=i % cols + 1,
+            )
+    fig.update_xaxes(title_text="epoch", matches="x")
+    fig.update_yaxes(range=[0, 100], matches="y")
+    for r in range(1, rows + 1):
+        fig.update_yaxes(title_text="accuracy (%)", row=r, col=1)
+    return _layout(fig, title, 380 * rows + 80)
+
+
+def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str] | None = None) -> go.Figure:
+    """The paper's central picture for one encoder: gradient norm from the fused loss vs from its
+    own unimodal loss (log scale), the norm actually applied, and their cosine."""
+    title = f"Gradient reaching the {modality} encoder: from the fused loss vs from its own unimodal loss (before clipping)"
+    diags = [e for e in events if e.get("type") == "diagnostics" and modality in e.get("encoders", {})]
+    methods = [m for m in _methods_in(diags, methods, ("diagnostics",)) if any(e["method"] == m for e in diags)]
+    if not methods:
+        return _empty(title, "Waiting for the first gradient diagnostics ...")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.07)
+    for method in methods:
+        mine = [e for e in diags if e["method"] == method]
+        colour = method_colour(method)
+        for source, label in (("fused", "from the fused loss"), ("unimodal", "from its unimodal loss"), ("applied", "applied by the method")):
+            pts = [(e["step"], e["encoders"][modality][source]) for e in mine if source in e["encoders"][modality]]
+            if not pts:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {label}", legendgroup=method,
+                    mode="lines+markers", line=dict(color=colour, dash=SOURCE_DASH[source], width=2), marker=dict(size=4),
+                    visible=True if source != "applied" else "legendonly", hovertemplate="%{y:.3g}",
+                ),
+                row=1, col=1,
+            )
+        cos = [(e["step"], e["encoders"][modality]["cosine"]) for e in mine if "cosine" in e["encoders"][modality]]
+        if cos:
+            fig.add_trace(
+                go.Scatter(x=[p[0] for p in cos], y=[p[1] for p in cos], name=f"{method} · cosine(fused, unimodal)",
+                           legendgroup=method, mode="lines+markers", line=dict(color=colour, width=1.5), marker=dict(size=3),
+                           showlegend=False,
+                           hovertemplate="cos %{y:.2f}"),
+                row=2, col=1,
+            )
+    fig.update_yaxes(type="log", title_text="gradient norm (L2, log scale)", row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], title_text="cosine", row=2, col=1)
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    return _layout(fig, title, 560)
+
+
+def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
+    """Training losses per step: one panel per method (shared axes), one line per loss term."""
+    title = "Training loss per step (cross-entropy; DGL's total includes alpha x the unimodal terms)"
+    steps = [e for e in events if e.get("type") == "step"]
+    methods = [m for m in _methods_in(steps, methods, ("step",)) if any(e["method"] == m for e in steps)]
+    if not methods:
+        return _empty(title, "Waiting for the first training step ...")
+    rows, cols = _grid(len(methods))
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=methods,
+                        horizontal_spacing=0.03, vertical_spacing=0.16)
+    for i, method in enumerate(methods):
+        mine = [e for e in steps if e["method"] == method]
+        terms = [t for t in ("fused", "audio", "visual") if t in mine[0]["losses"]]
+        if len(terms) != 1:
+            terms = ["total", *terms]  # a total that is not just its one term
+        for term in terms:
+            fig.add_trace(
+                go.Scatter(
+                    x=[e["step"] for e in mine], y=[e["losses"].get(term) for e in mine],
+                    name=f"{method} · {term} loss", legendgroup=method, mode="lines",
+                    line=dict(color=method_colour(method), dash=LOSS_DASH[term], width=1.5), hovertemplate="%{y:.3f}",
+                ),
+                row=i // cols + 1, col=i % cols + 1,
+            )
+    fig.update_xaxes(title_text="step", matches="x")
+    fig.update_yaxes(matches="y", rangemode="tozero")
+    for r in range(1, rows + 1):
+        fig.update_yaxes(title_text="loss (nats)", row=r, col=1)
+    return _layout(fig, title, 340 * rows + 80)
+
+
+def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
+    """OGM-GE's imbalance ratio on the validation split: audio's over visual's summed true-class
+    softmax score (slice mode); 1 means balanced."""
+    title = "Imbalance ratio on validation (OGM-GE's audio/visual score ratio, slice mode; 1 = balanced)"
+    evals = [e for e in events if e.get("type") == "eval" and "imbalance_ratio" in e.get("metrics", {})]
+    methods = [m for m in _methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
+    if not methods:
+        return _empty(title, "No imbalance ratio yet (multimodal methods report it at each evaluation).")
+    fig = go.Figure()
+    for method in methods:
+        mine = [e for e in evals if e["method"] == method]
+        fig.add_trace(go.Scatter(
+            x=[e["epoch"] for e in mine], y=[e["metrics"]["imbalance_ratio"] for e in mine], name=method,
+            mode="lines+markers", line=dict(color=method_colour(method), width=2), hovertemplate="%{y:.2f}",
+        ))
+    fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(type="log", title_text="audio / visual score (log scale)")
+    return _layout(fig, title, 360)
+
+
+# ----- Results: the paper's bar chart, probes, confusion matrices, overlays ---------------------
+def _bars(results: dict, methods: Sequence[str] | None, groups: list[tuple[str, str]], title: str, y_title: str) -> go.Figure:
+    methods = [m for m in (methods or results) if m in results]
+    if not methods:
+        return _empty(title, "No test results yet.")
+    fig = go.Figure()
+    labels = [g[1] for g in groups]
+    for method in methods:
+        ys = [100 * results[method][k] if results[method].get(k) is not None else None for k, _ in groups]
+        if all(y is None for y in ys):
+            continue
+        fig.add_trace(go.Bar(
+            x=labels, y=ys, name=method, marker_color=method_colour(method),
+            text=[f"{y:.1f}" if y is not None else "" for y in ys], textposition="outside",
+            hovertemplate=method + ": %{y:.1f}%<extra></extra>",
+        ))
+    fig.update_layout(barmode="group", bargap=0.25, hovermode="closest")
+    fig.update_yaxes(range=[0, 105], title_text=y_title)
+    fig.update_xaxes(title_text="")
+    return _layout(fig, title, 430)
+
+
+def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
+    """The bar chart the paper opens with: each modality's test accuracy inside each multimodal
+    model (zero mode) next to its unimodal model, and the fused accuracy."""
+    groups = [("acc_audio", "audio (zero mode)"), ("acc_visual", "visual (zero mode)"), ("_fused", "fused")]
+    fused_only = {m: {**r, "_fused": r.get("acc") if ("acc_audio" in r and "acc_visual" in r) else None} for m, r in results.items()}
+    return _bars(fused_only, methods, groups,
+                 "Test accuracy: each modality inside the multimodal models next to its unimodal model, and fused",
+                 "test accuracy (%)")
+
+
+def probe_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
+    """Linear-probe accuracy of each frozen encoder: the fair measure of encoder quality."""
+    groups = [("probe_audio", "audio encoder"), ("probe_visual", "visual encoder")]
+    return _bars(results, methods, groups, "Linear-probe test accuracy of each frozen encoder (probe mode)", "probe accuracy (%)")
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str] | None = None, title: str = "Confusion matrix") -> go.Figure:
+    """Counts of true (rows) vs predicted (columns) classes on the test split."""
+    z = np.asarray(matrix, dtype=float)
+    n = z.shape[0]
+    names = list(classes) if classes and len(classes) == n else [f"class {i}" for i in range(n)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=names, y=names, colorscale="Blues", text=z.astype(int), texttemplate="%{text}",
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.0f} clips<extra></extra>", colorbar=dict(title="clips"),
+    ))
+    fig.update_xaxes(title_text="predicted class", tickangle=-30)
+    fig.update_yaxes(title_text="true class", autorange="reversed")
+    fig.update_layout(hovermode="closest")
+    return _layout(fig, title, 420)
+
+
+def overlay_figure(runs: Sequence[tuple[str, Sequence[dict]]], methods: Sequence[str] | None = None) -> go.Figure:
+    """Validation accuracy (fused, or the one modality of a unimodal method) of several runs:
+    colour per method, line style per run."""
+    title = "Validation accuracy across runs (fused; unimodal methods: their modality)"
+    fig = go.Figure()
+    for i, (label, events) in enumerate(runs):
+        evals = [e for e in events if e.get("type") == "eval" and e.get("split", "val") == "val"]
+        for method in _methods_in(evals, methods, ("eval",)):
+            mine = [e for e in evals if e["method"] == method and "acc" in e["metrics"]]
+            if not mine:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[e["epoch"] for e in mine], y=[100 * e["metrics"]["acc"] for e in mine], name=f"{method} · {label}",
+                legendgroup=label, mode="lines+markers",
+                line=dict(color=method_colour(method), dash=RUN_DASH[i % len(RUN_DASH)], width=2), hovertemplate="%{y:.1f}%",
+            ))
+    if not fig.data:
+        return _empty(title, "Choose runs that have validation curves.")
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 100], title_text="validation accuracy (%)")
+    return _layout(fig, title, 460)
+
+
+# ----- Why it happens: the toy computation and the measured ratio -----------------------------
+def error_signals(own_margin: np.ndarray, other_margin: float, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Error 1 - p_y reaching an encoder whose logits give the true class ``own_margin`` over every
+    other class (all others equal), under fusion p = softmax(z_a + z_v) vs alone p_a = softmax(z_a).
+    With margin m, 1 - p_y = 1 / (1 + exp(m) / (C - 1))."""
+    own = np.asarray(own_margin, dtype=float)
+    log_rest = np.log(num_classes - 1)
+
+    def err(m):
+        return 1.0 / (1.0 + np.exp(np.clip(m - log_rest, -50, 50)))
+
+    return err(own + other_margin), err(own)
+
+
+def why_figure(other_margin: float, num_classes: int = 6, own_range: tuple[float, float] = (-2.0, 6.0)) -> go.Figure:
+    """Error signal reaching one encoder alone vs under fusion, and their ratio."""
+    own = np.linspace(*own_range, 161)
+    fused, alone = error_signals(own, other_margin, num_classes)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("Error signal 1 − p_y reaching this encoder", "Fused / alone (how much fusion shrinks it)"))
+    fig.add_trace(go.Scatter(x=own, y=alone, name="alone: 1 − softmax(z_a)_y", line=dict(color=METHOD_COLOURS["visual-only"], width=3, dash="dash")), 1, 1)
+    fig.add_trace(go.Scatter(x=own, y=fused, name="under fusion: 1 − softmax(z_a + z_v)_y", line=dict(color=METHOD_COLOURS["joint"], width=3)), 1, 1)
+    fig.add_trace(go.Scatter(x=own, y=fused / alone, name="ratio fused / alone", line=dict(color="#0072B2", width=3)), 1, 2)
+    fig.update_xaxes(title_text="this encoder's margin for the true class (logits)")
+    fig.update_yaxes(range=[0, 1.02], title_text="error signal 1 − p_y", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], title_text="ratio (1 = no shrink)", row=1, col=2)
+    return _layout(fig, f"Other modality's margin {other_margin:.1f} on the true class, {num_classes} classes", 430)
+
+
+def gradient_ratio_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
+    """Measured: fused / unimodal gradient norm at each encoder over training, per method."""
+    title = "Measured in your run: fused / unimodal gradient norm at each encoder (1 = no shrink; before clipping)"
+    diags = [e for e in events if e.get("type") == "diagnostics"]
+    fig = go.Figure()
+    for method in _methods_in(diags, methods, ("diagnostics",)):
+        mine = [e for e in diags if e["method"] == method]
+        for modality in ("audio", "visual"):
+            pts = [(e["step"], e["encoders"][modality]["fused"] / e["encoders"][modality]["unimodal"])
+                   for e in mine if modality in e["encoders"] and "fused" in e["encoders"][modality]
+                   and e["encoders"][modality].get("unimodal")]
+            if pts:
+                fig.add_trace(go.Scatter(
+                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {modality} encoder", legendgroup=method,
+                    mode="lines+markers", line=dict(color=method_colour(method), dash=MODALITY_DASH[modality], width=2),
+                    marker=dict(symbol=MODALITY_SYMBOL[modality], size=5), hovertemplate="%{y:.2f}",
+                ))
+    if not fig.data:
+        return _empty(title, "No multimodal gradient diagnostics in this run yet.")
+    fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(type="log", title_text="fused / unimodal norm (log scale)")
+    return _layout(fig, title, 420)

@@ -1,0 +1,30 @@
+"""DGL Lab: the app's entry point (`streamlit run app/main.py`). A router: pages do the work."""
+
+from pathlib import Path
+
+import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="DGL Lab", page_icon=":material/science:", layout="wide")
+
+pages = [
+    st.Page("pages/experiment.py", title="Experiment", icon=":material/tune:", default=True),
+    st.Page("pages/live.py", title="Live", icon=":material/monitoring:"),
+    st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
+    st.Page("pages/why.py", title="Why it happens", icon=":material/school:"),
+]
+if (HERE / "pages" / "predict.py").exists():  # added by the Predict work when it lands
+    pages.append(st.Page("pages/predict.py", title="Predict", icon=":material/movie:"))
+
+# Keep the Experiment form's values when the user visits other pages (Streamlit drops the state
+# of widgets that a run does not draw, unless it is re-assigned).
+for key in [k for k in st.session_state if str(k).startswith("exp_")]:
+    st.session_state[key] = st.session_state[key]
+
+with st.sidebar:
+    st.markdown("**DGL Lab** · modality imbalance, seen live")
+    st.caption("Joint training starves the slower modality; Decoupled Gradient Learning gives each encoder its own gradient back.")
+
+st.navigation(pages).run()

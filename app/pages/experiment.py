@@ -1,0 +1,151 @@
+"""Experiment: choose a dataset subset and methods, then start them in lockstep."""
+
+import sys
+from pathlib import Path
+
+if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
+    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
+
+import streamlit as st
+
+from app import forms, state
+from dgl_engine.config import ConfigError, DataConfig, validate
+from dgl_engine.data.synthetic import PRESETS
+from dgl_engine.methods import METHODS
+from dgl_engine.models import ENCODERS, FUSIONS
+
+PRESET_HELP = {
+    "default": "audio learned at once but missing on 20% of clips; vision always there but slower (the joint model starves vision)",
+    "audio-dominant": "same as default",
+    "visual-dominant": "the mirror image: vision easy but sometimes missing, audio noisy and slower",
+    "balanced": "the control: both easy (the shape's colour gives the class away), so the effect should vanish",
+}
+
+
+def init_defaults() -> None:
+    """Widget values live in session state (key exp_<field>) so they survive page changes."""
+    for name, value in forms.FormValues().__dict__.items():
+        st.session_state.setdefault(f"exp_{name}", list(value) if isinstance(value, tuple) else value)
+
+
+def apply_preset() -> None:
+    for name, value in forms.preset_values(st.session_state["exp_preset"]).items():
+        st.session_state[f"exp_{name}"] = value
+
+
+@st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
+def describe(dataset: str, root: str, preset: str, seed: int):
+    return forms.describe_dataset(DataConfig(dataset=dataset, root=root, preset=preset), seed)
+
+
+init_defaults()
+engine = state.get_engine()
+st.title("Experiment")
+st.caption("One dataset subset, one seed, several methods trained in lockstep: same initial weights, same batches "
+           "in the same order, so differences come from the method alone. The defaults run in about a minute on a CPU.")
+
+found, problem = forms.discover_datasets()
+if problem:
+    st.warning(problem)
+choices = {"synthetic": "synthetic (built in, generated from the seed)"}
+choices.update({f"{d['dataset']}::{d['root']}": d.get("label") or f"{d['dataset']} ({d['root']})" for d in found})
+
+data_col, train_col = st.columns(2, gap="large")
+with data_col:
+    st.subheader("Data")
+    choice = st.selectbox("Dataset", list(choices), format_func=choices.get, key="exp_dataset_choice")
+    if choice == "synthetic":
+        st.session_state["exp_dataset"], st.session_state["exp_root"] = "synthetic", None
+        if st.session_state["exp_preset"] not in PRESETS:
+            st.session_state["exp_preset"] = "default"
+        st.selectbox("Preset", list(PRESETS), key="exp_preset", on_change=apply_preset,
+                     help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+        st.caption(PRESET_HELP.get(st.session_state["exp_preset"], ""))
+        audio, visual = st.columns(2)
+        for col, m in ((audio, "audio"), (visual, "visual")):
+            with col:
+                st.markdown(f"**{m.capitalize()}**")
+                st.slider("difficulty", 0.0, 1.0, step=0.05, key=f"exp_{m}_difficulty",
+                          help="0 = trivially easy cue; 1 = barely learnable (noise, clutter, contrast)")
+                st.slider("reliability", 0.0, 1.0, step=0.05, key=f"exp_{m}_reliability",
+                          help="fraction of clips whose cue is present; the rest carry no cue")
+        st.checkbox("the shape's colour gives the class away (makes vision easy)", key="exp_visual_colour_cue")
+        st.markdown("**Subset**")
+        c1, c2 = st.columns(2)
+        c1.slider("classes", 2, 8, key="exp_num_classes")
+        c2.number_input("samples per class", 10, 20000, step=50, key="exp_samples_per_class",
+                        help="split 62.5% train, 12.5% validation, 25% test")
+        with st.expander("Clips per class and split"):
+            st.dataframe(forms.synthetic_counts(st.session_state["exp_num_classes"], st.session_state["exp_samples_per_class"]),
+                         hide_index=True)
+    else:
+        dataset, root = choice.split("::", 1)
+        st.session_state["exp_dataset"], st.session_state["exp_root"] = dataset, root
+        if st.session_state["exp_preset"] not in ("lab", "paper"):
+            st.session_state["exp_preset"] = "lab"
+        st.radio("Preprocessing", ["lab", "paper"], key="exp_preset", horizontal=True,
+                 help="lab: small enough for a CPU; paper: the official CREMA-D pipeline (257x188 spectrograms, 224 px frames)")
+        description = state.safely("describe the dataset", describe, dataset, root, st.session_state["exp_preset"],
+                                   int(st.session_state["exp_seed"]))
+        classes = list((description or {}).get("classes") or [])
+        st.markdown("**Subset**")
+        st.multiselect("classes (empty = all)", classes, key="exp_classes")
+        c1, c2 = st.columns(2)
+        c1.number_input("training clips per class (0 = all)", 0, 100000, step=10, key="exp_per_class")
+        c2.slider("fraction of each split", 0.05, 1.0, step=0.05, key="exp_fraction")
+        if description:
+            st.dataframe(forms.counts_frame(description), hide_index=True)
+            if description.get("skipped"):
+                st.caption(f"{len(description['skipped'])} files skipped (unreadable or unlabelled).")
+
+with train_col:
+    st.subheader("Methods and training")
+    st.multiselect("Methods", list(METHODS), key="exp_methods", help="trained in lockstep on the same batches")
+    for m in st.session_state["exp_methods"]:
+        if m in METHODS:
+            st.caption(f"**{m}** ({' + '.join(METHODS[m].modalities)}): {METHODS[m].routing}")
+    c1, c2 = st.columns(2)
+    c1.selectbox("Encoder", list(ENCODERS), key="exp_encoder", help="tiny: small CNN (CPU); resnet18: from scratch (GPU)")
+    c2.selectbox("Fusion", list(FUSIONS), key="exp_fusion",
+                 help="concat: W[h_a; h_v] + b (the paper's); sum: W_a h_a + W_v h_v + b")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("epochs", 1, 1000, key="exp_epochs")
+    c2.number_input("batch size", 2, 4096, step=16, key="exp_batch_size")
+    c3.number_input("learning rate", 0.0, 10.0, step=0.005, format="%.4f", key="exp_lr")
+    c1, c2, c3 = st.columns(3)
+    c1.radio("optimizer", ["sgd", "adam"], key="exp_optimizer", horizontal=True)
+    c2.number_input("alpha (DGL)", 0.0, 100.0, step=0.5, key="exp_alpha", help="scale of DGL's unimodal losses")
+    c3.number_input("alpha (OGM-GE)", 0.0, 10.0, step=0.1, key="exp_ogm_alpha", help="OGM-GE's modulation strength")
+    c1, c2 = st.columns(2)
+    c1.number_input("seed", 0, 2**31 - 1, key="exp_seed")
+    c2.segmented_control("device", ["auto", "cpu", "cuda"], key="exp_device", required=True)
+    st.text_input("name (optional)", key="exp_name", max_chars=80)
+
+values = forms.FormValues(**{k: st.session_state[f"exp_{k}"] for k in forms.FormValues.__dataclass_fields__})
+config = forms.build_config(values)
+try:
+    for warning in validate(config):
+        st.warning(warning)
+except ConfigError:
+    pass  # refused, with its reason, when Start is pressed
+except Exception:  # noqa: BLE001 - the data registry may be mid-change; Start says what is wrong
+    pass
+
+if st.button("Start experiment", key="start", type="primary", icon=":material/play_arrow:"):
+    try:
+        run_id = engine.submit(config)
+    except ConfigError as exc:
+        st.error(f"Not started: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"Not started: {type(exc).__name__}: {exc}")
+    else:
+        state.watch(run_id)
+        st.session_state["exp_started"] = run_id
+
+started = st.session_state.get("exp_started")
+if started:
+    snap = state.safely("read the run", engine.snapshot, started, since=10**9)
+    if snap is not None:
+        kind, words = state.status_words(snap)
+        st.success(f"Run **{started}**: {words}")
+        state.link("live", "Watch it live", icon=":material/monitoring:", run_id=started)

@@ -1,0 +1,70 @@
+"""Live: the running (or most recent) experiment, redrawn about once a second."""
+
+import sys
+from pathlib import Path
+
+if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
+    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
+
+import streamlit as st
+
+from app import charts, state, tables
+
+engine = state.get_engine()
+st.title("Live")
+runs = state.safely("list the runs", engine.runs, default=[])
+if not runs:
+    st.info("Nothing has run yet. Start an experiment first.")
+    state.link("experiment", "Go to Experiment", icon=":material/tune:")
+    st.stop()
+
+labels = {r["run_id"]: state.run_label(r) for r in runs}
+current = state.current_run_id(engine)
+run_id = st.selectbox("Run", list(labels), index=list(labels).index(current) if current in labels else 0,
+                      format_func=labels.get, key=f"live_run_{current}")
+state.watch(run_id)
+status = next(r["status"] for r in runs if r["run_id"] == run_id)
+polling = not state.is_done(status)
+
+
+@st.fragment(run_every=1.0 if polling else None)
+def live_view(run_id: str, polling: bool) -> None:
+    try:
+        snap, events = state.poll(engine, run_id)
+    except Exception as exc:  # noqa: BLE001 - deleted underneath us, damaged files ...
+        st.error(f"Could not read run {run_id}: {exc}")
+        return
+    if polling and snap.done and st.session_state.get("live_ended") != run_id:
+        st.session_state["live_ended"] = run_id
+        st.rerun()  # the run ended: redraw the whole page once, without the timer
+    kind, words = state.status_words(snap)
+    getattr(st, kind)(words)
+    top, stop = st.columns([5, 1], vertical_alignment="bottom")
+    top.progress(min(1.0, snap.progress), text=state.progress_words(snap))
+    if not snap.done and stop.button("Stop", key="stop", icon=":material/stop:", help="cancel this run"):
+        state.safely("stop the run", engine.cancel, run_id)
+    for warning in snap.warnings:
+        st.warning(warning)
+
+    methods = snap.config.get("methods") or None
+    st.plotly_chart(charts.accuracy_figure(events, methods), key="acc")
+    st.caption("Per-modality accuracy is measured in **zero mode**: the fused head with the other modality's features set to 0.")
+    if snap.results:
+        st.subheader("Test results")
+        st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
+        state.link("results", "Bar charts, confusion matrices and downloads on Results", icon=":material/table_chart:", run_id=run_id)
+    tabs = st.tabs(["Gradient at the visual encoder", "Gradient at the audio encoder", "Losses"]
+                   + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else []))
+    for tab, modality in zip(tabs, ("visual", "audio")):
+        with tab:
+            st.plotly_chart(charts.gradient_figure(events, modality, methods), key=f"grad_{modality}")
+            st.caption("Solid: the norm the encoder gets from the fused loss; dashed: from its own unimodal loss "
+                       "through the same head; dotted (click in the legend): what the method applied. Lower panel: their cosine.")
+    with tabs[2]:
+        st.plotly_chart(charts.loss_figure(events, methods), key="loss")
+    if len(tabs) > 3:
+        with tabs[3]:
+            st.plotly_chart(charts.imbalance_figure(events, methods), key="imbalance")
+
+
+live_view(run_id, polling)

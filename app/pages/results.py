@@ -1,0 +1,90 @@
+"""Results: every past run, its test metrics, the paper's bar chart, downloads; compare runs."""
+
+import sys
+from pathlib import Path
+
+if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
+    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
+
+import streamlit as st
+
+from app import charts, state, tables
+
+engine = state.get_engine()
+st.title("Results")
+runs = state.safely("list the runs", engine.runs, default=[])
+if not runs:
+    st.info("No runs yet. Start an experiment first.")
+    state.link("experiment", "Go to Experiment", icon=":material/tune:")
+    st.stop()
+
+st.dataframe(tables.runs_frame(runs), hide_index=True, placeholder="–")
+records = {r["run_id"]: r for r in runs}
+labels = {rid: state.run_label(r) for rid, r in records.items()}
+current = state.current_run_id(engine)
+run_id = st.selectbox("Run", list(labels), index=list(labels).index(current) if current in labels else 0,
+                      format_func=labels.get, key=f"results_run_{current}")
+state.watch(run_id)
+record = records[run_id]
+snap, events = state.safely("read the run", state.poll, engine, run_id, default=(None, []))
+if snap is None:
+    st.stop()
+
+kind, words = state.status_words(snap)
+getattr(st, kind)(words)
+methods = snap.config.get("methods") or None
+if not snap.results:
+    st.info("No test results: they appear when a run finishes.")
+    if not snap.done:
+        state.link("live", "Watch it live", icon=":material/monitoring:", run_id=run_id)
+else:
+    st.subheader("Test metrics")
+    st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
+    st.plotly_chart(charts.modality_bar_figure(snap.results, methods), key="bars")
+    st.plotly_chart(charts.probe_bar_figure(snap.results, methods), key="probes")
+
+    st.subheader("Confusion matrices (test split)")
+    confusion = {e["method"]: e.get("confusion") or {} for e in events if e.get("type") == "test"}
+    classes = (record.get("data") or {}).get("classes")
+    c1, c2 = st.columns(2)
+    method = c1.selectbox("Method", [m for m in confusion if confusion[m]] or ["-"], key="cm_method")
+    kinds = list(confusion.get(method, {}))
+    which = c2.radio("Prediction", kinds or ["-"], horizontal=True, key="cm_kind",
+                     format_func=lambda k: {"fused": "fused", "audio": "audio (zero mode)", "visual": "visual (zero mode)"}.get(k, k))
+    if which in confusion.get(method, {}):
+        st.plotly_chart(charts.confusion_figure(confusion[method][which], classes, f"{method}: {which} prediction, test split"),
+                        key="confusion")
+
+st.subheader("Downloads")
+c1, c2 = st.columns(2)
+c1.download_button("Metrics (CSV: validation and test)", tables.metrics_csv(events), f"{run_id}-metrics.csv", "text/csv",
+                   key="dl_csv", icon=":material/download:")
+c2.download_button("All events (JSON)", tables.events_json(events), f"{run_id}-events.json", "application/json",
+                   key="dl_json", icon=":material/download:")
+models = state.safely("list the models", engine.store.models, run_id, default=[])
+for m in models:
+    pt = engine.store.model_path(run_id, m)
+    c1, c2 = st.columns(2)
+    c1.download_button(f"{m} model (.pt)", pt.read_bytes(), f"{run_id}-{m}.pt", "application/octet-stream", key=f"dl_pt_{m}")
+    if pt.with_suffix(".json").is_file():
+        c2.download_button(f"{m} sidecar (.json)", pt.with_suffix(".json").read_text(), f"{run_id}-{m}.json", "application/json",
+                           key=f"dl_side_{m}")
+
+with st.expander("Configuration"):
+    st.json(snap.config)
+    if record.get("data"):
+        st.json(record["data"], expanded=False)
+with st.expander("Delete this run"):
+    sure = st.checkbox(f"Yes, delete run {run_id}, its metrics and its models", key=f"sure_{run_id}")
+    if st.button("Delete run", key="delete", type="primary", disabled=not sure, icon=":material/delete:"):
+        if state.safely("delete the run", engine.delete, run_id, default=False) is None:
+            state.forget(run_id)
+            st.rerun()
+
+st.subheader("Compare runs")
+chosen = st.multiselect("Runs to overlay (two or more)", list(labels), format_func=labels.get, key="compare")
+if len(chosen) >= 2:
+    curves = [(rid, state.poll(engine, rid)[1]) for rid in chosen]
+    st.plotly_chart(charts.overlay_figure(curves), key="overlay")
+elif chosen:
+    st.caption("Choose at least one more run.")

@@ -1,0 +1,52 @@
+"""Why it happens: fusion shrinks the error signal that reaches each encoder."""
+
+import sys
+from pathlib import Path
+
+if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
+    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
+
+import streamlit as st
+
+from app import charts, state
+
+st.title("Why it happens")
+st.markdown(
+    r"""
+With a concat head $f(h_a, h_v) = W_a h_a + W_v h_v + b$ and cross-entropy, the gradient reaching the
+audio features is $\partial CE / \partial h_a = W_a^\top (p - e_y)$, where $p = \mathrm{softmax}(z_a + z_v)$ is the
+**fused** prediction. Trained alone, the same encoder would get $W_a^\top (p_a - e_y)$ with $p_a = \mathrm{softmax}(z_a)$.
+
+So the error signal reaching one encoder depends on the *other* modality: once the other one ranks the true class
+first, $1 - p_y < 1 - p_{a,y}$, and the encoder stops being pushed to learn. The faster modality wins the race and the
+slower one is starved: it ends up weaker than it would be alone. **DGL** gives each encoder its unimodal-form gradient
+back ($\alpha \cdot CE(z_a)$ and $\alpha \cdot CE(z_v)$ train the encoders) while the fused loss trains only the head.
+"""
+)
+
+c1, c2 = st.columns(2)
+other = c1.slider("Other modality's confidence: its logit margin for the true class", -2.0, 8.0, 3.0, 0.5, key="why_other",
+                  help="0 = the other modality has not learned anything yet; 4 = it is already confident")
+classes = c2.slider("Number of classes", 2, 10, 6, key="why_classes")
+st.plotly_chart(charts.why_figure(other, classes), key="why_toy")
+own = 0.0
+fused, alone = charts.error_signals([own], other, classes)
+st.caption(f"For an encoder that has not learned yet (its margin 0): error signal {alone[0]:.2f} alone vs "
+           f"{fused[0]:.2f} under fusion, {fused[0] / alone[0]:.0%} of it. Computed live; all other classes' logits equal.")
+
+st.subheader("Measured in your latest run")
+engine = state.get_engine()
+runs = state.safely("list the runs", engine.runs, default=[])
+run_id = state.current_run_id(engine) if runs else None
+if run_id is None:
+    st.info("No run yet: start one to see the shrink measured on real gradients.")
+    state.link("experiment", "Go to Experiment", icon=":material/tune:")
+else:
+    snap, events = state.safely("read the run", state.poll, engine, run_id, default=(None, []))
+    if snap is not None:
+        st.caption(f"Run {run_id} ({snap.status}). Every few steps the trainer measures, on the current batch, the gradient each "
+                   "encoder gets from the fused loss and from its own unimodal loss through the same head, before clipping.")
+        st.plotly_chart(charts.gradient_ratio_figure(events, snap.config.get("methods")), key="why_measured")
+        st.caption("Below 1: fusion hands the encoder a smaller error signal than training it alone would. "
+                   "Look at the joint model's visual encoder once audio is confident.")
+        state.link("live", "All gradient charts on Live", icon=":material/monitoring:", run_id=run_id)

@@ -1,0 +1,182 @@
+"""App state: the engine singleton, which run a page shows, and the events a session has seen.
+
+The engine's worker thread never calls Streamlit; pages poll ``engine.snapshot(run_id, since=offset)``
+and keep what they have seen in ``st.session_state`` (an ``EventLog`` per run), so each poll
+only carries the new events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from dgl_engine.engine import Engine, RunSnapshot
+from dgl_engine.store import TERMINAL
+
+LIVE = ("queued", "running")
+PAGES = {  # page files, relative to app/main.py (the entry point)
+    "experiment": "pages/experiment.py",
+    "live": "pages/live.py",
+    "results": "pages/results.py",
+    "why": "pages/why.py",
+}
+
+
+# ----- the engine: one per server process -----------------------------------------------------
+def home() -> str:
+    return os.environ.get("DGL_LAB_HOME", "runs")
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_for(home: str) -> Engine:
+    return Engine(home=home)
+
+
+def get_engine() -> Engine:
+    """The server's engine (shared by every session and tab), for the current DGL_LAB_HOME."""
+    return _engine_for(home())
+
+
+def safely(what: str, fn, *args, default=None, **kwargs):
+    """Call the engine; on any error show it in red and return ``default`` (never crash a page)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - a page must survive whatever the engine says
+        st.error(f"Could not {what}: {exc}")
+        return default
+
+
+# ----- which run a page shows -----------------------------------------------------------------
+def default_run_id(runs: list[dict]) -> str | None:
+    """The newest running or queued run, else the newest run (``runs`` is newest first)."""
+    live = [r for r in runs if r.get("status") in LIVE]
+    running = [r for r in live if r.get("status") == "running"]
+    pick = (running or live or runs or [None])[0]
+    return pick["run_id"] if pick else None
+
+
+def current_run_id(engine: Engine) -> str | None:
+    """The run to show: the URL's ?run=, else this session's last, else the default."""
+    runs = engine.runs()
+    ids = {r["run_id"] for r in runs}
+    for candidate in (st.query_params.get("run"), st.session_state.get("run_id")):
+        if candidate in ids:
+            return candidate
+    return default_run_id(runs)
+
+
+def watch(run_id: str) -> None:
+    """Remember the run in this session and in the URL, so a reload keeps watching it."""
+    st.session_state["run_id"] = run_id
+    if st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
+
+
+def run_label(record: dict) -> str:
+    """'20260101-120000-ab12 · joint, dgl · finished' for select boxes."""
+    cfg = record.get("config", {})
+    name = cfg.get("name") or ", ".join(cfg.get("methods", []))
+    return f"{record['run_id']} · {name} · {record.get('status', '?')}"
+
+
+# ----- events seen so far, per run ------------------------------------------------------------
+@dataclass
+class EventLog:
+    """Events of one run accumulated across polls."""
+
+    events: list[dict] = field(default_factory=list)
+    offset: int = 0
+
+    def update(self, engine: Engine, run_id: str) -> RunSnapshot:
+        snap = engine.snapshot(run_id, since=self.offset)
+        if snap.next_offset < self.offset:  # history shorter than what we saw: start again
+            self.events, self.offset = [], 0
+            snap = engine.snapshot(run_id, since=0)
+        self.events.extend(snap.events)
+        self.offset = snap.next_offset
+        return snap
+
+
+def poll(engine: Engine, run_id: str) -> tuple[RunSnapshot, list[dict]]:
+    """The run's snapshot and every event so far (only new ones cross from the engine)."""
+    logs: dict[str, EventLog] = st.session_state.setdefault("event_logs", {})
+    log = logs.setdefault(run_id, EventLog())
+    snap = log.update(engine, run_id)
+    return snap, log.events
+
+
+def forget(run_id: str) -> None:
+    st.session_state.get("event_logs", {}).pop(run_id, None)
+    if st.session_state.get("run_id") == run_id:
+        del st.session_state["run_id"]
+    if st.query_params.get("run") == run_id:
+        del st.query_params["run"]
+
+
+# ----- words for a run's state ----------------------------------------------------------------
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def status_words(snap: RunSnapshot) -> tuple[str, str]:
+    """(kind, sentence): kind is info | success | error | warning, for the matching st call."""
+    s = snap.status
+    if s == "queued":
+        where = f"position {snap.queue_position} in the queue" if snap.queue_position else "in the queue"
+        return "info", f"Queued ({where}): it starts when the experiment before it ends."
+    if s == "running":
+        phase = {"starting": "starting", "data": "loading the data", "train": "training",
+                 "test": "testing: confusion matrices and linear probes", "save": "saving the models"}.get(snap.phase, snap.phase)
+        return "info", f"Running: {phase}."
+    if s == "finished":
+        return "success", f"Finished in {_duration(snap.elapsed_s)}."
+    if s == "failed":
+        return "error", f"Failed: {snap.error or 'no reason recorded'}"
+    if s == "cancelled":
+        return "warning", "Cancelled: stopped before it finished (curves so far are kept)."
+    if s == "interrupted":
+        return "warning", f"Interrupted: {snap.error or 'the server stopped while it ran'}."
+    return "info", s
+
+
+def progress_words(snap: RunSnapshot) -> str:
+    if snap.status == "queued":
+        return "waiting in the queue"
+    if not snap.total_steps:
+        return "preparing ..."
+    epochs = snap.config.get("train", {}).get("epochs", "?")
+    text = f"step {snap.step} / {snap.total_steps} · epoch {snap.epoch:.1f} / {epochs} · {_duration(snap.elapsed_s)} elapsed"
+    if snap.status == "running" and snap.eta_s is not None:
+        text += f" · about {_duration(snap.eta_s)} left"
+    return text
+
+
+def is_done(status: str) -> bool:
+    return status in TERMINAL
+
+
+def age(created: float | None) -> str:
+    if not created:
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+
+
+# ----- links between pages (they also work when a page runs alone under AppTest) --------------
+def link(page: str, label: str, icon: str | None = None, run_id: str | None = None) -> None:
+    try:
+        st.page_link(PAGES[page], label=label, icon=icon, query_params={"run": run_id} if run_id else None)
+    except Exception:  # noqa: BLE001 - no navigation (a page run alone): say where to go instead
+        st.markdown(f"{label}: open the **{page.capitalize()}** page.")
+
+
+def go(page: str, run_id: str | None = None) -> None:
+    try:
+        st.switch_page(PAGES[page], query_params={"run": run_id} if run_id else None)
+    except st.errors.StreamlitAPIException:
+        st.info(f"Open the {page.capitalize()} page.")

@@ -1,0 +1,72 @@
+"""Tables and downloads: pure functions from run records / events to DataFrames and file bytes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+RESULT_COLUMNS = {  # metric key -> column title; accuracies in %
+    "acc": "fused acc (%)",
+    "acc_audio": "audio acc, zero mode (%)",
+    "acc_visual": "visual acc, zero mode (%)",
+    "probe_audio": "audio probe (%)",
+    "probe_visual": "visual probe (%)",
+    "macro_f1": "macro F1 (%)",
+}
+
+
+def results_frame(results: dict, methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Final test metrics, one row per method (unimodal methods: 'fused' is their modality)."""
+    rows = []
+    for method in [m for m in (methods or results) if m in results]:
+        r = results[method]
+        row = {"method": method}
+        for key, title in RESULT_COLUMNS.items():
+            row[title] = round(100 * r[key], 1) if r.get(key) is not None else None
+        row["imbalance ratio"] = round(r["imbalance_ratio"], 2) if r.get("imbalance_ratio") is not None else None
+        row["test loss"] = round(r["loss"], 3) if r.get("loss") is not None else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["method", *RESULT_COLUMNS.values(), "imbalance ratio", "test loss"])
+
+
+def runs_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """Every run, newest first: what it was and how it ended."""
+    import time
+
+    rows = []
+    for r in records:
+        cfg = r.get("config", {})
+        results = r.get("results") or {}
+        data = cfg.get("data", {})
+        best = max((m for m in results), key=lambda m: results[m].get("acc", 0), default=None)
+        rows.append({
+            "run": r["run_id"],
+            "name": cfg.get("name", ""),
+            "status": r.get("status", ""),
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])) if r.get("created") else "",
+            "dataset": f"{data.get('dataset', '?')} ({data.get('preset', '')})",
+            "methods": ", ".join(cfg.get("methods", [])),
+            "epochs": cfg.get("train", {}).get("epochs"),
+            "seconds": r.get("seconds"),
+            "best fused acc (%)": round(100 * results[best]["acc"], 1) if best else None,
+            "best method": best or "",
+        })
+    return pd.DataFrame(rows)
+
+
+def metrics_csv(events: Sequence[dict]) -> str:
+    """Validation and test metrics, one row per (event, method), as CSV text."""
+    rows = []
+    for e in events:
+        if e.get("type") in ("eval", "test"):
+            rows.append({
+                "type": e["type"], "method": e.get("method"), "split": e.get("split", "test"),
+                "step": e.get("step"), "epoch": e.get("epoch"), **e.get("metrics", {}),
+            })
+    return pd.DataFrame(rows).to_csv(index=False)
+
+
+def events_json(events: Sequence[dict]) -> str:
+    return json.dumps(list(events), indent=1)
