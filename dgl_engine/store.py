@@ -85,12 +85,12 @@ class RunStore:
 
     # ----- paths -------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> Path:
-        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):  # fullmatch: `$` lets 'x\n' through
             raise StoreError(f"not a valid run id: {run_id!r}")
         return self.home / run_id
 
     def _model_path(self, run_id: str, method: str, suffix: str) -> Path:
-        if not _METHOD.match(method):
+        if not isinstance(method, str) or not _METHOD.fullmatch(method):
             raise StoreError(f"not a valid method name: {method!r}")
         return self.run_dir(run_id) / "models" / f"{method}{suffix}"
 

@@ -49,5 +49,6 @@ class OGMGE(Method):
                 if p.grad is None or p.grad.dim() != 4:
                     continue
                 noise = torch.randn(p.grad.shape, generator=self.generator).to(p.grad.device)
-                p.grad.mul_(c).add_(noise * (p.grad.std() + 1e-8))
+                std = p.grad.std()  # official: the noise's spread is the unmodulated gradient's
+                p.grad.mul_(c).add_(noise * (std + 1e-8))
         return {"total": loss.detach(), "fused": loss.detach(), "ratio": torch.tensor(ratio), "coeff_audio": torch.tensor(coeff["audio"]), "coeff_visual": torch.tensor(coeff["visual"])}

@@ -1,0 +1,205 @@
+"""The engine: a worker thread and a queue; immutable snapshots; cancel; failing runs isolated;
+impossible settings refused before anything is written; no UI library imported."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dgl_engine.config import ConfigError
+from dgl_engine.engine import Engine, RunSnapshot
+from dgl_engine.methods.joint import Joint
+
+from tests.conftest import small_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _quick(**kw):
+    kw.setdefault("methods", ("joint", "dgl"))
+    kw.setdefault("samples_per_class", 20)
+    kw.setdefault("epochs", 1)
+    return small_config(**kw)
+
+
+def _long():
+    """A run that takes far longer than any test waits for (cancelled by the test)."""
+    return small_config(methods=("joint", "dgl"), samples_per_class=20, epochs=1000)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = Engine(home=tmp_path / "runs")
+    yield e
+    e.shutdown(timeout=10)
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_submitted_run_finishes_with_all_event_kinds_and_is_stored(engine):
+    run_id = engine.submit(_quick())
+    snap = engine.wait(run_id, timeout=60)
+    assert snap.status == "finished", snap.error
+    assert snap.progress == 1.0 and snap.done
+
+    full = engine.snapshot(run_id)
+    types = {e["type"] for e in full.events}
+    assert {"step", "eval", "diagnostics", "test", "progress"} <= types
+    assert set(full.results) == {"joint", "dgl"}
+    assert 0 <= full.results["dgl"]["acc"] <= 1
+    assert full.next_offset == len(full.events)
+
+    k = len(full.events) // 2
+    newer = engine.snapshot(run_id, since=k)
+    assert newer.events == full.events[k:]
+    assert newer.next_offset == len(full.events)
+    assert engine.snapshot(run_id, since=full.next_offset).events == ()
+
+    record = engine.store.read(run_id)
+    assert record["status"] == "finished"
+    assert set(engine.store.models(run_id)) == {"joint", "dgl"}
+    assert [r["run_id"] for r in engine.runs()] == [run_id]
+
+    # A fresh engine on the same home serves the same run from disk.
+    other = Engine(home=engine.store.home, start=False)
+    stored = other.snapshot(run_id)
+    assert stored.status == "finished"
+    assert len(stored.events) == len(full.events)
+    assert {e["type"] for e in stored.events} == types
+    assert stored.results.keys() == full.results.keys()
+
+
+def test_snapshots_are_immutable_and_do_not_grow(engine):
+    run_id = engine.submit(_long())
+    assert _wait_for(lambda: engine.snapshot(run_id).step >= 2)
+    snap = engine.snapshot(run_id)
+    assert isinstance(snap, RunSnapshot)
+    assert isinstance(snap.events, tuple) and isinstance(snap.warnings, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.status = "finished"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.events = ()
+    n = len(snap.events)
+    assert _wait_for(lambda: engine.snapshot(run_id).next_offset > n + 5)
+    assert len(snap.events) == n  # the snapshot taken earlier did not change
+    assert snap.status == "running"
+    engine.cancel(run_id)
+    assert engine.wait(run_id, timeout=10).status == "cancelled"
+
+
+def test_queue_position_and_cancel_of_queued_and_running_runs(engine):
+    first = engine.submit(_long())
+    second = engine.submit(_quick())
+    assert _wait_for(lambda: engine.snapshot(first).status == "running")
+    queued = engine.snapshot(second)
+    assert queued.status == "queued"
+    assert queued.queue_position == 1
+    assert engine.snapshot(first).queue_position is None
+
+    # Cancelling a queued run takes effect at once, in memory and on disk.
+    assert engine.cancel(second) is True
+    assert engine.snapshot(second).status == "cancelled"
+    assert engine.store.read(second)["status"] == "cancelled"
+
+    # A running run stops within about a second.
+    assert _wait_for(lambda: engine.snapshot(first).step >= 1)
+    t0 = time.time()
+    assert engine.cancel(first) is True
+    snap = engine.wait(first, timeout=10)
+    stopped_in = time.time() - t0
+    assert snap.status == "cancelled"
+    assert stopped_in < 1.5, f"cancel took {stopped_in:.2f} s"
+    assert _wait_for(lambda: engine.store.read(first)["status"] == "cancelled", timeout=5)
+    assert engine.cancel(first) is False  # already over
+
+    # The cancelled queued run never starts: the engine goes on with the next one.
+    third = engine.submit(_quick())
+    assert engine.wait(third, timeout=60).status == "finished"
+    assert engine.snapshot(second).status == "cancelled"
+    assert engine.snapshot(second).step == 0
+
+
+def test_a_failing_run_is_marked_failed_and_the_engine_carries_on(engine, monkeypatch):
+    original = Joint.backward
+
+    def boom(self, *args):
+        raise RuntimeError("boom in the method\nsecond line of detail")
+
+    monkeypatch.setattr(Joint, "backward", boom)
+    failed = engine.submit(_quick(methods=("joint",)))
+    snap = engine.wait(failed, timeout=60)
+    assert snap.status == "failed"
+    assert snap.error == "RuntimeError: boom in the method"
+    assert engine.store.read(failed)["status"] == "failed"
+    assert engine.store.read(failed)["error"] == snap.error
+    assert "Traceback" in (engine.store.run_dir(failed) / "traceback.txt").read_text()
+
+    def nan_loss(self, model, audio, visual, labels):
+        losses = original(self, model, audio, visual, labels)
+        return {**losses, "total": torch.tensor(float("nan"))}
+
+    monkeypatch.setattr(Joint, "backward", nan_loss)
+    diverged = engine.submit(_quick(methods=("joint",)))
+    snap = engine.wait(diverged, timeout=60)
+    assert snap.status == "failed"
+    assert "diverged" in snap.error and "\n" not in snap.error
+    assert "joint" in snap.error and "learning rate" in snap.error
+
+    monkeypatch.setattr(Joint, "backward", original)
+    ok = engine.submit(_quick(methods=("joint",)))
+    assert engine.wait(ok, timeout=60).status == "finished"
+    statuses = {r["run_id"]: r["status"] for r in engine.runs()}
+    assert statuses == {failed: "failed", diverged: "failed", ok: "finished"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: dataclasses.replace(c, methods=("joint", "magic")), "unknown method"),
+        (lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=-1)), "epochs"),
+        (lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, batch_size=0)), "batch size"),
+        (
+            lambda c: dataclasses.replace(
+                c, data=dataclasses.replace(c.data, synthetic=dataclasses.replace(c.data.synthetic, split=(0.5, 0.3, 0.3)))
+            ),
+            "add up to 1",
+        ),
+        (lambda c: dataclasses.replace(c, model=dataclasses.replace(c.model, encoder="vit")), "unknown encoder"),
+    ],
+    ids=["unknown-method", "negative-epochs", "zero-batch", "split-not-1", "unknown-encoder"],
+)
+def test_impossible_settings_are_refused_before_anything_is_written(tmp_path, change, message):
+    engine = Engine(home=tmp_path / "runs", start=False)
+    with pytest.raises(ConfigError, match=message):
+        engine.submit(change(_quick()))
+    assert list(engine.store.home.iterdir()) == []
+    assert engine.runs() == []
+
+
+def test_the_engine_never_imports_ui_libraries():
+    code = (
+        "import importlib, pkgutil, sys, json\n"
+        "import dgl_engine, dgl_engine.engine, dgl_engine.cli, dgl_engine.experiment\n"
+        "names = [m.name for m in pkgutil.walk_packages(dgl_engine.__path__, 'dgl_engine.') if not m.name.endswith('__main__')]\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(json.dumps({'modules': names, 'ui': sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'plotly'))}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert {"dgl_engine.trainer", "dgl_engine.store", "dgl_engine.methods.dgl", "dgl_engine.data.synthetic"} <= set(result["modules"])
+    assert result["ui"] == []
