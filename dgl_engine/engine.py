@@ -241,13 +241,14 @@ class Engine:
             except BaseException as exc:  # noqa: BLE001 - a failing run must not kill the engine
                 status, error = "failed", describe_error(exc)
                 self._log_traceback(run_id)
-            with self._lock:
-                state.status, state.error = status, error
-                state.phase = status
+            # Durable first: once a snapshot says the run is over, run.json says so too.
             try:
                 self.store.update(run_id, status=status, error=error, finished=time.time())
             except (OSError, StoreError):
                 pass  # the run folder was removed underneath us; the live state still says why
+            with self._lock:
+                state.status, state.error = status, error
+                state.phase = status
 
     def _log_traceback(self, run_id: str) -> None:
         try:

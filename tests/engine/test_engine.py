@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from dgl_engine.config import ConfigError
-from dgl_engine.engine import Engine, RunSnapshot
+from dgl_engine.engine import Engine, RunSnapshot, describe_error
+from dgl_engine.store import StoreError
+from dgl_engine.trainer import Diverged
 from dgl_engine.methods.joint import Joint
 
 from tests.conftest import small_config
@@ -83,6 +85,22 @@ def test_submitted_run_finishes_with_all_event_kinds_and_is_stored(engine):
     assert stored.results.keys() == full.results.keys()
 
 
+def test_once_a_snapshot_says_done_run_json_says_so_too(engine, monkeypatch):
+    """Scripts do `engine.wait(run_id)` and then read the store (or another process lists it)."""
+    original = engine.store.update
+
+    def slow_final_write(run_id, **fields):
+        if fields.get("status") in ("finished", "failed", "cancelled"):
+            time.sleep(0.5)  # a slow disk
+        return original(run_id, **fields)
+
+    monkeypatch.setattr(engine.store, "update", slow_final_write)
+    run_id = engine.submit(_quick(methods=("joint",)))
+    assert engine.wait(run_id, timeout=60).status == "finished"
+    record = engine.store.read(run_id)
+    assert record["status"] == "finished" and record["finished"] is not None
+
+
 def test_snapshots_are_immutable_and_do_not_grow(engine):
     run_id = engine.submit(_long())
     assert _wait_for(lambda: engine.snapshot(run_id).step >= 2)
@@ -115,6 +133,11 @@ def test_queue_position_and_cancel_of_queued_and_running_runs(engine):
     assert engine.snapshot(second).status == "cancelled"
     assert engine.store.read(second)["status"] == "cancelled"
 
+    # A running run cannot be deleted; cancel it first.
+    with pytest.raises(StoreError, match="cancel"):
+        engine.delete(first)
+    assert engine.store.exists(first)
+
     # A running run stops within about a second.
     assert _wait_for(lambda: engine.snapshot(first).step >= 1)
     t0 = time.time()
@@ -131,6 +154,21 @@ def test_queue_position_and_cancel_of_queued_and_running_runs(engine):
     assert engine.wait(third, timeout=60).status == "finished"
     assert engine.snapshot(second).status == "cancelled"
     assert engine.snapshot(second).step == 0
+
+    engine.delete(first)  # over now: deletable, gone from memory and disk
+    assert not engine.store.exists(first)
+    with pytest.raises(StoreError):
+        engine.snapshot(first)
+    assert {r["run_id"] for r in engine.runs()} == {second, third}
+
+
+def test_error_descriptions_are_one_readable_line():
+    assert describe_error(RuntimeError("bad thing\n  at frame 3")) == "RuntimeError: bad thing"
+    assert describe_error(KeyError()) == "KeyError"
+    assert describe_error(Diverged("dgl diverged at step 4: loss became nan")) == "dgl diverged at step 4: loss became nan"
+    oom = describe_error(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert oom.startswith("out of memory") and "batch size" in oom
+    assert describe_error(MemoryError()).startswith("out of memory")
 
 
 def test_a_failing_run_is_marked_failed_and_the_engine_carries_on(engine, monkeypatch):

@@ -101,6 +101,24 @@ def test_audio_reliability_zero_with_drop_removes_the_chirp():
     assert band_accuracy(0.0) < 0.5  # no chirp: the band is chance (1/3)
 
 
+def test_dropped_audio_cue_is_the_same_clip_without_its_chirp():
+    # In drop mode the reliability changes no random draw, only whether the chirp is added:
+    # the same seed gives the same clips (pips, noise) with and without chirps.
+    def clips(reliability):
+        settings = SyntheticSettings(audio=ModalitySettings(difficulty=0.5, reliability=reliability), samples_per_class=20)
+        return generate_raw(settings, 0, "val")
+
+    with_cue, frames_a, labels_a = clips(1.0)
+    without, frames_b, labels_b = clips(0.0)
+    assert torch.equal(labels_a, labels_b) and torch.equal(frames_a, frames_b)
+    # Every clip lost something (a leftover chirp of some default class would leave some equal).
+    assert ((with_cue - without).abs().amax(dim=1) > 0.05).all()
+    # ... and what it lost sits in its class's band.
+    own = _band_energy(with_cue, 6)[torch.arange(len(labels_a)), labels_a % 3]
+    own_without = _band_energy(without, 6)[torch.arange(len(labels_a)), labels_a % 3]
+    assert (own > own_without).float().mean() > 0.9
+
+
 def test_visual_reliability_zero_with_drop_shows_no_shape():
     def frames_for(reliability):
         settings = SyntheticSettings(visual=ModalitySettings(difficulty=0.0, reliability=reliability), samples_per_class=10)
