@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train methods in lockstep and print test metrics")
-    t.add_argument("--dataset", default="synthetic", help="synthetic (default), cremad, folder, ave, avmnist")
+    t.add_argument("--dataset", default="synthetic", help="synthetic (default), cremad, folder, kinetics-sounds, ave, avmnist")
     t.add_argument("--preset", default=None, help="synthetic: default, audio-dominant, visual-dominant, balanced; real data: lab, paper")
     t.add_argument("--root", default=None, help="real datasets: the dataset folder (inside DGL_LAB_DATA)")
     t.add_argument("--classes", type=_csv, default=(), help="comma-separated subset of classes")
@@ -82,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--home", default=None, help="run store folder (default $DGL_LAB_HOME or ./runs)")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    c = sub.add_parser("cache", help="decode a real dataset's clips into the feature cache (resumable)")
+    c.add_argument("--dataset", required=True, help="cremad, folder, kinetics-sounds, ave, avmnist")
+    c.add_argument("--root", required=True, help="the dataset folder (inside DGL_LAB_DATA)")
+    c.add_argument("--preset", default="lab", help="preprocessing: lab (default) or paper")
+    c.add_argument("--classes", type=_csv, default=(), help="comma-separated subset of classes")
+    c.add_argument("--per-class", type=_positive_int("--per-class"), default=None, help="at most N training clips per class")
+    c.add_argument("--fraction", type=_number("--fraction"), default=1.0, help="keep this fraction of each split")
+    c.add_argument("--splits", default=None, help="CREMA-D: folder with train.csv/test.csv")
+    c.add_argument("--test-speakers", type=_csv, default=(), help="AV-MNIST: speakers held out for test")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--workers", type=_positive_int("--workers"), default=None, help="decoding threads (default: CPUs, at most 8)")
+    c.add_argument("--home", default=None, help="run store folder holding .cache/ (default $DGL_LAB_HOME or ./runs)")
+    c.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--home", default=None)
@@ -216,6 +230,8 @@ def cmd_train(a) -> int:
     # SIGTERM behaves like Ctrl-C: the run is recorded as cancelled, not left "running".
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
+        if config.data.dataset != "synthetic":
+            fill_cache(config.data, config.seed, home)  # a progress bar while clips are decoded
         results = run_experiment(config, store, run_id, [observer]).test
     except (Cancelled, KeyboardInterrupt):
         status, error = "cancelled", "stopped by the user"
@@ -237,6 +253,72 @@ def cmd_train(a) -> int:
             print(format_table(results))
         print(f"\nrun {run_id}: {status} in {seconds:.1f} s" + (f" ({error})" if error else "") + f"; stored in {home / run_id}")
     return 0 if status == "finished" else 1
+
+
+def fill_cache(data: DataConfig, seed: int, home: Path, workers: int | None = None) -> dict:
+    """Decode what the feature cache lacks, with a tqdm bar (clips) on stderr."""
+    from tqdm import tqdm
+
+    from dgl_engine.data.registry import cache_features
+
+    bars = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            if done == total:  # everything already cached: no bar
+                return
+            bars.append(tqdm(total=total, initial=done, unit="clip", desc="caching features", file=sys.stderr,
+                             dynamic_ncols=True, mininterval=0.5))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        return cache_features(data, seed=seed, home=home, progress=progress, workers=workers)
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def cmd_cache(a) -> int:
+    from dgl_engine.data.registry import check_root, describe
+
+    if a.dataset == "synthetic":
+        raise UsageError("synthetic data is generated, not cached; cache takes a real dataset: cremad, folder, kinetics-sounds, ave, avmnist")
+    if not 0 < a.fraction <= 1:
+        raise UsageError("--fraction must be in (0, 1]")
+    data = DataConfig(
+        dataset=a.dataset, preset=a.preset, root=a.root, classes=a.classes, per_class=a.per_class,
+        fraction=a.fraction, splits=a.splits, test_speakers=a.test_speakers,
+    )
+    check_root(data)
+    home = _check_home(a.home, must_exist=False)
+    try:
+        stats = fill_cache(data, a.seed, home, a.workers)
+    except KeyboardInterrupt:
+        print("interrupted: the clips decoded so far are kept; run the same command again to resume", file=sys.stderr)
+        return 1
+    info = describe(data, a.seed, home=home)
+    speed = stats["decoded"] + stats["failed"]
+    out = {**stats, "clips_per_s": round(speed / stats["seconds"], 2) if speed and stats["seconds"] else None,
+           "layout": info["layout"], "classes": info["classes"], "counts": info["counts"],
+           "skipped": info["skipped"], "skipped_total": info["skipped_total"], "notes": info["notes"]}
+    if a.json:
+        print(json.dumps(out))
+        return 0
+    per_split = ", ".join(f"{s} {sum(c.values())}" for s, c in info["counts"].items())
+    print(f"{info['layout']}\n{stats['clips']} clips ({per_split}) in {len(info['classes'])} classes at {stats['root']}")
+    rate = f" ({out['clips_per_s']} clips/s)" if out["clips_per_s"] else ""
+    print(f"features ({a.preset}): {stats['cached']} already cached, {stats['decoded']} decoded, "
+          f"{stats['failed']} failed in {stats['seconds']:.1f} s{rate}")
+    for note in info["notes"]:
+        print(f"- {note}")
+    if info["skipped_total"]:
+        print(f"skipped {info['skipped_total']} file(s):")
+        for s in info["skipped"][:20]:
+            print(f"  {s['file']}: {s['reason']}")
+        if info["skipped_total"] > 20:
+            print(f"  ... and {info['skipped_total'] - 20} more (--json lists up to 100)")
+    print(f"cache: {stats['cache_dir']}")
+    return 0
 
 
 def cmd_runs(a) -> int:
@@ -267,7 +349,7 @@ def cmd_runs(a) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs}
+COMMANDS = {"train": cmd_train, "cache": cmd_cache, "runs": cmd_runs}
 
 
 def main(argv=None) -> int:

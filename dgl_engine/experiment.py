@@ -13,7 +13,7 @@ from dgl_engine.config import ExperimentConfig
 from dgl_engine.data.dataset import AVData
 from dgl_engine.events import Event, Observer, PhaseEvent
 from dgl_engine.store import RunStore
-from dgl_engine.trainer import TrainResult, train_experiment
+from dgl_engine.trainer import Cancelled, TrainResult, train_experiment
 
 
 def load_data(config: ExperimentConfig, store_home=None, progress: Callable[[int, int], None] | None = None) -> AVData:
@@ -26,6 +26,22 @@ def load_data(config: ExperimentConfig, store_home=None, progress: Callable[[int
     from dgl_engine.data.registry import load_real
 
     return load_real(d, seed=config.seed, home=store_home, progress=progress)
+
+
+def data_progress(observe: Observer, should_stop: Callable[[], bool], every_s: float = 2.0) -> Callable[[int, int], None]:
+    """Feature caching progress as 'data' phase events (at most one per `every_s`, and the
+    last); raises Cancelled when the run is stopped while its clips are being decoded."""
+    last = [-every_s]
+
+    def progress(done: int, total: int) -> None:
+        if should_stop():
+            raise Cancelled()
+        now = time.monotonic()
+        if done == total or now - last[0] >= every_s:
+            last[0] = now
+            observe(PhaseEvent("data", f"features cached: {done}/{total} clips"))
+
+    return progress
 
 
 class StoreWriter:
@@ -81,7 +97,7 @@ def run_experiment(
 
     try:
         observe(PhaseEvent("data", f"loading {config.data.dataset} data"))
-        data = load_data(config, store_home=store.home)
+        data = load_data(config, store_home=store.home, progress=data_progress(observe, should_stop))
         store.update(run_id, data=data.summary())
         result = train_experiment(config, data, observe, should_stop)
         observe(PhaseEvent("save", "saving models"))

@@ -1,0 +1,104 @@
+"""AVE, the Audio-Visual Event dataset (Tian et al. 2018): 4,143 ten-second YouTube videos of
+28 event categories, each with the seconds where the event is both heard and seen.
+
+    root/AVE/<VideoID>.mp4
+    root/Annotations.txt                   Category&VideoID&Quality&StartTime&EndTime
+    root/trainSet.txt valSet.txt testSet.txt   the same format (the official split)
+
+The first line of each file may be that header. A clip's features come from its annotated
+event window (StartTime to EndTime), where sound and picture agree. Without the split files,
+a seeded split (10% test, 10% validation per category). Videos an annotation names but the
+folder lacks are counted and reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from dgl_engine.config import ConfigError
+from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val
+from dgl_engine.data.media import SUPPORTED_VIDEO
+
+ANNOTATIONS = "Annotations.txt"
+SPLIT_FILES = {"train": "trainSet.txt", "val": "valSet.txt", "test": "testSet.txt"}
+HEADER = ("category", "videoid", "quality", "starttime", "endtime")
+
+
+def detect(root: Path) -> bool:
+    return (root / ANNOTATIONS).is_file()
+
+
+def read_annotations(path: Path) -> list[tuple[str, str, float, float]]:
+    """[(category, video_id, start, end)]; ConfigError naming the line if malformed."""
+    rows = []
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for n, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            fields = [x.strip() for x in line.split("&")]
+            if n == 1 and tuple(x.lower().replace(" ", "") for x in fields) == HEADER:
+                continue
+            try:
+                if len(fields) != 5:
+                    raise ValueError
+                category, video, _quality, start, end = fields
+                start_s, end_s = float(start), float(end)
+                if not category or not video or end_s <= start_s:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"{path} line {n}: expected Category&VideoID&Quality&StartTime&EndTime "
+                                  f"(e.g. Church bell&RUhOCu3LNXM&good&0&10), got {line[:60]!r}") from None
+            rows.append((category, video, start_s, end_s))
+    return rows
+
+
+def scan(root: Path, data, seed: int) -> Catalog:
+    rows = read_annotations(root / ANNOTATIONS)
+    videos_dir = root / "AVE" if (root / "AVE").is_dir() else root
+    videos = {p.stem: p for p in videos_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_VIDEO}
+    if not videos:
+        raise ConfigError(f"{root}: no videos; expected AVE/<VideoID>.mp4 next to {ANNOTATIONS}")
+    seen: dict[str, int] = {}
+    samples, missing = [], []
+    for category, video, start, end in rows:
+        if video not in videos:
+            missing.append(video)
+            continue
+        seen[video] = seen.get(video, 0) + 1
+        clip = video if seen[video] == 1 else f"{video}#{seen[video]}"
+        samples.append(Sample(clip=clip, label=category, audio=None, visual=str(videos[video]),
+                              group=video, window=(start, end)))
+    if not samples:
+        raise ConfigError(f"{root}: {ANNOTATIONS} names {len(rows)} videos, none of them in {videos_dir.name}/; "
+                          "expected <VideoID>.mp4 files named as in the annotations")
+    notes, info = [], {}
+    annotated = {s.group for s in samples}
+    unlisted = sorted(set(videos) - annotated)
+    split_paths = {k: root / v for k, v in SPLIT_FILES.items() if (root / v).is_file()}
+    if split_paths:
+        if "train" not in split_paths or "test" not in split_paths:
+            raise ConfigError(f"{root}: found {', '.join(p.name for p in split_paths.values())}; "
+                              f"the AVE split needs {SPLIT_FILES['train']} and {SPLIT_FILES['test']} ({SPLIT_FILES['val']} optional)")
+        where = {}
+        for split, path in split_paths.items():
+            for _, video, start, end in read_annotations(path):
+                where[(video, start, end)] = split
+        samples = [dataclasses.replace(s, split=where[(s.group, *s.window)]) for s in samples
+                   if (s.group, *s.window) in where]
+        if not samples:
+            raise ConfigError(f"{root}: the split files list none of the annotated videos found; expected the AVE split files")
+        samples = carve_val(samples, seed)
+        layout = "AVE: annotated videos, official split files"
+    else:
+        samples = assign_splits(samples, seed, test_fraction=0.1)
+        layout = "AVE: annotated videos, seeded split (no trainSet.txt/testSet.txt)"
+    if missing:
+        notes.append(f"{len(missing)} annotated videos are not in {videos_dir.name}/ (e.g. {missing[0]})")
+    if unlisted:
+        notes.append(f"{len(unlisted)} videos in {videos_dir.name}/ have no annotation and are left out")
+    info["annotations"] = {"rows": len(rows), "missing_videos": len(missing), "missing_examples": missing[:5],
+                           "unannotated_videos": len(unlisted)}
+    classes = tuple(sorted({s.label for s in samples}))
+    return Catalog("ave", root, layout, classes, samples, [], notes, info)

@@ -1,0 +1,161 @@
+"""Preprocessing presets, one clip's model inputs, and the normalised ``AVData`` of a dataset.
+
+Presets (``DataConfig.preset``):
+- ``paper``: the official CREMA-D pipeline of the OGM-GE/DGL code: audio at 22,050 Hz tiled to
+  3 s, log-magnitude STFT (n_fft 512, hop 353) -> (1, 257, 188); one frame per clip at 1 fps,
+  224 px, ImageNet mean/std. The official code also augments frames in training (random
+  resized crop, horizontal flip); the trainer does not (yet), so numbers run slightly lower.
+- ``lab``: small enough to train the ``tiny`` encoder on a CPU in minutes: 16 kHz, 3 s,
+  64-band log-mel (n_fft 512, hop 256, up to 8 kHz) -> (1, 64, 188); two frames at 1 fps,
+  64 px; mean/std of the training split.
+
+Every clip becomes inputs through ``media.decode_clip`` and ``media.clip_to_inputs``, the code
+prediction uses, so an uploaded clip is processed exactly as the training data was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import torch
+
+from dgl_engine.config import ConfigError
+from dgl_engine.data.catalog import Sample
+from dgl_engine.data.dataset import AVData, Normalization, Split
+from dgl_engine.data.features import IMAGENET_MEAN, IMAGENET_STD, AudioFeatures, VisualFeatures
+from dgl_engine.data.media import SUPPORTED_IMAGE, DecodedClip, MediaError, clip_to_inputs, decode_clip
+
+PRESETS: dict[str, tuple[AudioFeatures, VisualFeatures]] = {
+    "paper": (
+        AudioFeatures(sample_rate=22050, clip_seconds=3.0, kind="logstft", n_fft=512, hop_length=353,
+                      f_min=0.0, f_max=11025.0, pad_mode="tile"),
+        VisualFeatures(frames=1, fps=1.0, size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+    ),
+    "lab": (
+        AudioFeatures(sample_rate=16000, clip_seconds=3.0, kind="logmel", n_fft=512, hop_length=256,
+                      n_mels=64, f_min=50.0, f_max=8000.0, pad_mode="tile"),
+        VisualFeatures(frames=2, fps=1.0, size=64),
+    ),
+}
+
+# Where a dataset's pictures are smaller than the preset's (MNIST digits are 28 px, one image):
+# the lab preset keeps them small rather than upscaling and repeating them.
+DATASET_VISUAL = {("avmnist", "lab"): VisualFeatures(frames=1, fps=1.0, size=28)}
+
+
+def feature_specs(preset: str, dataset: str = "") -> tuple[AudioFeatures, VisualFeatures]:
+    """The (audio, visual) feature specs of a preprocessing preset for a dataset."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preprocessing preset {preset!r}; valid: {', '.join(PRESETS)}")
+    audio, visual = PRESETS[preset]
+    return audio, DATASET_VISUAL.get((dataset, preset), visual)
+
+
+# ----------------------------------------------------------------------------- one clip
+
+
+def _frames_folder(folder: Path, sample_rate: int, fps: float) -> DecodedClip:
+    """A folder of extracted frames (the official code's Image-01-FPS/<clip>/*.jpg), in name
+    order, as a clip sampled at `fps` (the folder's own rate is in its name; 1 fps here)."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_IMAGE)
+    if not files:
+        raise MediaError(f"{folder.name}: no frames (*.jpg, *.png) in the folder")
+    frames = [decode_clip(p, sample_rate, fps).frames[0] for p in files]
+    shapes = {tuple(f.shape) for f in frames}
+    if len(shapes) > 1:
+        raise MediaError(f"{folder.name}: frames of different sizes {sorted(shapes)}")
+    return DecodedClip(None, sample_rate, torch.stack(frames), fps, len(frames) / fps, folder.name)
+
+
+def _window(clip: DecodedClip, start: float, end: float) -> DecodedClip:
+    """The part of a clip between `start` and `end` seconds (at least one frame)."""
+    waveform, frames = clip.waveform, clip.frames
+    if waveform is not None:
+        waveform = waveform[int(start * clip.sample_rate): max(int(end * clip.sample_rate), int(start * clip.sample_rate) + 1)]
+    if frames is not None:
+        first = min(int(math.floor(start * clip.fps)), frames.shape[0] - 1)
+        last = max(first + 1, int(math.ceil(end * clip.fps)))
+        frames = frames[first:last]
+    return dataclasses.replace(clip, waveform=waveform, frames=frames, duration=end - start)
+
+
+def decode_sample(sample: Sample, sample_rate: int, fps: float) -> DecodedClip:
+    """A sample's sound and pictures as one DecodedClip (its own files, its event window).
+    Raises MediaError (one line naming the file) when either modality is missing."""
+    visual = Path(sample.visual) if sample.visual else None
+    if sample.image is not None:  # AV-MNIST: a row of an MNIST idx file
+        from dgl_engine.data.avmnist import mnist_image
+
+        clip = DecodedClip(None, sample_rate, mnist_image(sample.visual, sample.image), fps, 1 / fps,
+                           f"{Path(sample.audio or sample.clip).name} + MNIST #{sample.image}")
+    elif visual is not None and visual.is_dir():
+        clip = _frames_folder(visual, sample_rate, fps)
+    elif visual is not None:
+        clip = decode_clip(visual, sample_rate, fps)
+    else:
+        clip = DecodedClip(None, sample_rate, None, fps, 0.0, Path(sample.audio or sample.clip).name)
+    if sample.audio:
+        sound = decode_clip(sample.audio, sample_rate, fps)
+        clip = dataclasses.replace(clip, waveform=sound.waveform, warnings=clip.warnings + sound.warnings)
+    if sample.window is not None:
+        clip = _window(clip, *sample.window)
+    if clip.waveform is None or clip.waveform.numel() == 0:
+        raise MediaError(f"{clip.source}: no audio (an audio-visual clip needs both)")
+    if clip.frames is None or clip.frames.shape[0] == 0:
+        raise MediaError(f"{clip.source}: no picture (an audio-visual clip needs both)")
+    return clip
+
+
+def sample_inputs(sample: Sample, audio_spec: AudioFeatures, visual_spec: VisualFeatures) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> (audio (1, F, T) log spectrogram, visual (frames, 3, size, size) in [0, 1])."""
+    clip = decode_sample(sample, audio_spec.sample_rate, visual_spec.fps)
+    audio, visual = clip_to_inputs(clip, audio_spec, visual_spec)
+    return audio, visual
+
+
+# ----------------------------------------------------------------------------- the dataset
+
+
+def _channel_stats(visual: torch.Tensor, chunk: int = 256) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of (N, T, 3, H, W), chunk by chunk (no copy of the whole)."""
+    total = torch.zeros(3, dtype=torch.float64)
+    squares = torch.zeros(3, dtype=torch.float64)
+    count = 0
+    for i in range(0, visual.shape[0], chunk):
+        x = visual[i: i + chunk].double()
+        total += x.sum(dim=(0, 1, 3, 4))
+        squares += (x * x).sum(dim=(0, 1, 3, 4))
+        count += x.numel() // 3
+    mean = total / max(count, 1)
+    var = (squares - count * mean * mean) / max(count - 1, 1)
+    return tuple(float(m) for m in mean), tuple(float(s) for s in var.clamp(min=1e-12).sqrt().clamp(min=1e-6))
+
+
+def build_avdata(name: str, classes, raw: dict[str, Split], audio_spec: AudioFeatures,
+                 visual_spec: VisualFeatures, info: dict) -> AVData:
+    """Normalise raw splits (log spectrograms, frames in [0, 1]) in place and wrap them.
+
+    Audio: the training split's mean/std, except for the official log-STFT, which the official
+    code feeds as is. Visual: the spec's mean/std when it has them (ImageNet for ``paper``),
+    otherwise the training split's. The Normalization stored with each model is exactly the one
+    applied here, so prediction repeats it.
+    """
+    train = raw["train"]
+    if audio_spec.kind == "logstft":
+        audio_mean, audio_std = 0.0, 1.0
+    else:
+        audio_mean, audio_std = float(train.audio.mean()), float(train.audio.std().clamp(min=1e-6))
+    if visual_spec.mean is not None and visual_spec.std is not None:
+        visual_mean, visual_std = tuple(visual_spec.mean), tuple(visual_spec.std)
+    else:
+        visual_mean, visual_std = _channel_stats(train.visual)
+    norm = Normalization(audio_mean, audio_std, visual_mean, visual_std)
+    m = torch.tensor(visual_mean).view(3, 1, 1)
+    s = torch.tensor(visual_std).view(3, 1, 1)
+    for split in raw.values():  # in place: the paper preset's frames take gigabytes
+        split.audio.sub_(audio_mean).div_(audio_std)
+        split.visual.sub_(m).div_(s)
+    return AVData(name=name, classes=tuple(classes), train=raw["train"], val=raw["val"], test=raw["test"],
+                  audio_spec=audio_spec, visual_spec=visual_spec, normalization=norm, info=dict(info))
