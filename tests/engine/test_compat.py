@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 import dgl_engine  # noqa: F401  (the shim runs before torchvision/torchaudio)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from dgl_engine.config import ModelConfig, TrainConfig
 from dgl_engine.data.dataset import Split

@@ -3,9 +3,6 @@ weights and see identical batches in identical order; a seed fixes the whole run
 
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
 import torch
 
 from dgl_engine.config import ModelConfig
