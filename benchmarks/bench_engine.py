@@ -134,9 +134,11 @@ def main() -> None:
     for preset in ["default"] + ([] if args.quick else ["balanced"]):
         print(f"\n== preset {preset}: audio-only, visual-only, joint, dgl in lockstep, 6 epochs ==")
         print(f"{'seed':>4} {'wall s':>8} {'weak':>7} {'joint probe gap':>16} {'joint acc':>10} {'dgl acc':>8} {'dgl - joint':>12}")
-        rows = [effect(preset, s, args) for s in seeds]
-        for s, r in zip(seeds, rows):
-            print(f"{s:>4} {r['seconds']:>8.1f} {r['weak']:>7} {r['probe_gap']:>+15.1f}p {r['joint']:>9.1f}% {r['dgl']:>7.1f}% {r['dgl_gain']:>+11.1f}p")
+        rows = []
+        for s in seeds:
+            r = effect(preset, s, args)
+            rows.append(r)
+            print(f"{s:>4} {r['seconds']:>8.1f} {r['weak']:>7} {r['probe_gap']:>+15.1f}p {r['joint']:>9.1f}% {r['dgl']:>7.1f}% {r['dgl_gain']:>+11.1f}p", flush=True)
         print(f"mean {statistics.mean(r['seconds'] for r in rows):>8.1f} {'':>7} {statistics.mean(r['probe_gap'] for r in rows):>+15.1f}p"
               f" {'':>10} {'':>8} {statistics.mean(r['dgl_gain'] for r in rows):>+11.1f}p")
 

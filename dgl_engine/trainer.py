@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from dgl_engine.augment import random_resized_crop_flip
 from dgl_engine.config import ExperimentConfig, TrainConfig
 from dgl_engine.data.dataset import AVData
 from dgl_engine.diagnostics import encoder_grad_norms, gradient_diagnostics
@@ -79,6 +80,9 @@ def train_experiment(
     models = {name: copy.deepcopy(init).to(device).train() for name in methods}
     optimizers = {name: make_optimizer(models[name], tc) for name in methods}
     order_rng = torch.Generator().manual_seed(config.seed)
+    # The official CREMA-D pipeline augments training frames; our `paper` preset does too.
+    augment_rng = torch.Generator().manual_seed(config.seed + 2)
+    augment = config.data.dataset != "synthetic" and config.data.preset == "paper"
     bn_index = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed + 1))
     bn_split = data.train.subset(bn_index[: tc.precise_bn_samples])
 
@@ -107,7 +111,10 @@ def train_experiment(
         for b in range(steps_per_epoch):
             index = order[b * batch_size : (b + 1) * batch_size]
             audio = data.train.audio[index].to(device, non_blocking=True)  # (B, 1, F, T)
-            visual = data.train.visual[index].to(device, non_blocking=True)  # (B, T, 3, H, W)
+            visual = data.train.visual[index]  # (B, T, 3, H, W)
+            if augment:
+                visual = random_resized_crop_flip(visual, augment_rng)
+            visual = visual.to(device, non_blocking=True)
             labels = data.train.labels[index].to(device, non_blocking=True)  # (B,)
             step += 1
             for name, method in methods.items():
