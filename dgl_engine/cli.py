@@ -100,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--home", default=None)
     r.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("predict", help="say what a clip is (and what each modality alone says) with a trained model")
+    pr.add_argument("file", help="a video, audio or image file")
+    pr.add_argument("--run", required=True, help="run id (see `runs`)")
+    pr.add_argument("--method", required=True, help="which of the run's models, e.g. dgl")
+    pr.add_argument("--image", default=None, help="an image whose picture goes with FILE's sound")
+    pr.add_argument("--home", default=None, help="run store folder (default $DGL_LAB_HOME or ./runs)")
+    pr.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    sa = sub.add_parser("samples", help="write a few test clips of a run as .mp4 files, to try `predict` on")
+    sa.add_argument("--run", required=True, help="run id (see `runs`)")
+    sa.add_argument("--out", required=True, help="folder to write <class>_<n>.mp4 into (created if needed)")
+    sa.add_argument("--n", type=_positive_int("--n"), default=6, help="how many clips (default 6, classes in turn)")
+    sa.add_argument("--home", default=None, help="run store folder (default $DGL_LAB_HOME or ./runs)")
     return p
 
 
@@ -349,7 +363,35 @@ def cmd_runs(a) -> int:
     return 0
 
 
+def cmd_predict(a) -> int:
+    from dgl_engine.predict import PredictError, load_predictor, predict_file
+    from dgl_engine.store import RunStore
+
+    store = RunStore(_check_home(a.home, must_exist=True))
+    try:
+        prediction = predict_file(load_predictor(store, a.run, a.method), a.file, image=a.image)
+    except PredictError as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(prediction.to_dict()) if a.json else prediction.summary())
+    return 0
+
+
+def cmd_samples(a) -> int:
+    from dgl_engine.samples import SamplesUnavailable, write_samples
+    from dgl_engine.store import RunStore
+
+    store = RunStore(_check_home(a.home, must_exist=True))
+    try:
+        paths = write_samples(store, a.run, a.out, a.n)
+    except SamplesUnavailable as e:
+        raise UsageError(str(e)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "cache": cmd_cache, "runs": cmd_runs}
+COMMANDS.update(predict=cmd_predict, samples=cmd_samples)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,169 @@
+"""Predict: upload or record a clip; trained models say what it is, and what each modality alone says."""
+
+import os
+import sys
+from pathlib import Path
+
+if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
+    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
+
+import streamlit as st
+
+from app import predict_charts as charts
+from dgl_engine.data import media
+from dgl_engine.data.media import MediaError
+from dgl_engine.predict import PredictError, load_predictor, playable_video, predict_many, wav_bytes
+from dgl_engine.samples import SamplesUnavailable, sample_clip
+from dgl_engine.store import RunStore, StoreError
+
+MAX_UPLOAD_MB = 50  # uploads are read into memory, never saved
+VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (media.SUPPORTED_VIDEO, media.SUPPORTED_AUDIO, media.SUPPORTED_IMAGE))
+
+
+def get_store() -> RunStore:
+    try:
+        from app import state
+    except ImportError:  # no shared app state: read the store directly
+        return RunStore(os.environ.get("DGL_LAB_HOME", "runs"))
+    return state.get_engine().store
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cached_predictor(home: str, run_id: str, method: str, stamp: float):
+    return load_predictor(RunStore(home), run_id, method)  # stamp: the checkpoint's mtime
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_video(data: bytes, name: str) -> bytes | None:
+    return playable_video(data, name=name, max_bytes=MAX_UPLOAD_MB * 2**20)  # FLV, AVI ... -> MP4
+
+
+def upload(widget) -> tuple[str, bytes] | None:
+    return (widget.name, widget.getvalue()) if widget is not None else None
+
+
+st.title("Predict")
+st.caption("Give a trained model a clip (or a sound and a picture) and see what it says, fused and from each "
+           f"modality alone ({charts.ZERO_MODE}).")
+store = get_store()
+try:
+    runs = [r for r in store.list() if store.models(r["run_id"])]
+except (OSError, StoreError) as exc:
+    st.error(f"Could not list the runs: {exc}")
+    st.stop()
+if not runs:
+    st.info("No trained models yet: run an experiment; its models appear here when it finishes.")
+    st.stop()
+
+labels = {r["run_id"]: f"{r['run_id']} · {', '.join(store.models(r['run_id']))}" for r in runs}
+run_id = st.selectbox("Trained run", list(labels), format_func=labels.get, key="predict_run")
+trained = store.models(run_id)
+methods = st.multiselect("Models (several: compared on the same clip)", trained, key=f"predict_methods_{run_id}",
+                         default=[m for m in ("joint", "dgl") if m in trained] or trained[:1])
+if not methods:
+    st.info("Choose at least one model.")
+    st.stop()
+try:
+    predictors = [cached_predictor(str(store.home), run_id, m, store.model_path(run_id, m).stat().st_mtime) for m in methods]
+except (OSError, StoreError) as exc:
+    st.error(str(exc))
+    st.stop()
+st.caption("Inputs are processed as in training: " + "; ".join(p.describe() for p in predictors[:1]))
+
+resets = st.session_state.setdefault("predict_resets", 0)
+if st.button("Try a sample from the model's own test split", icon=":material/casino:", key="predict_sample_button"):
+    k = st.session_state.get("predict_sample_k", -1) + 1
+    try:
+        st.session_state["predict_sample"] = (run_id, *sample_clip(store, run_id, k))
+        st.session_state["predict_sample_k"] = k
+        resets = st.session_state["predict_resets"] = resets + 1  # new keys: the uploaders start empty
+    except (SamplesUnavailable, StoreError, MediaError) as exc:
+        st.error(str(exc))
+
+mode = st.radio("Input", ["Upload a clip", "Sound + picture", "Record"], horizontal=True, key="predict_mode")
+main = picture = None
+if mode == "Upload a clip":
+    main = upload(st.file_uploader("A video, an audio file or an image", type=VIDEO + AUDIO + IMAGE,
+                                   max_upload_size=MAX_UPLOAD_MB, key=f"predict_upload_{resets}"))
+elif mode == "Sound + picture":
+    left, right = st.columns(2)
+    main = upload(left.file_uploader("Sound: an audio file (or a video's sound)", type=AUDIO + VIDEO,
+                                     max_upload_size=MAX_UPLOAD_MB, key=f"predict_sound_{resets}"))
+    picture = upload(right.file_uploader("Picture: an image", type=IMAGE, max_upload_size=MAX_UPLOAD_MB,
+                                         key=f"predict_picture_{resets}"))
+else:
+    left, right = st.columns(2)
+    mic = left.audio_input("Record sound", key=f"predict_mic_{resets}")
+    cam = right.camera_input("Take a picture", key=f"predict_cam_{resets}")
+    main = ("recording.wav", mic.getvalue()) if mic is not None else None
+    picture = ("camera.jpg", cam.getvalue()) if cam is not None else None
+if main is None:
+    main, picture = picture, None
+sample = st.session_state.get("predict_sample")
+if main is None and sample and sample[0] == run_id:
+    main = sample[1:]
+    st.caption(f"Sample clip from the run's test split: {main[0]} (the name is its true class)")
+if main is None:
+    st.info("Upload a clip or an image, record yourself, or try a sample.")
+    st.stop()
+
+name, data = main
+try:
+    results = predict_many(predictors, data, name=name, image=picture and picture[1],
+                           image_name=picture and picture[0], max_bytes=MAX_UPLOAD_MB * 2**20)
+except MediaError as exc:
+    st.error(str(exc))
+    st.stop()
+ok = {m: r for m, r in results.items() if not isinstance(r, PredictError)}
+if not ok and len({str(r) for r in results.values()}) == 1:  # the file's fault, not one model's: say it once
+    st.error(str(next(iter(results.values()))))
+    st.stop()
+
+st.subheader("The input")
+left, right = st.columns(2)
+with left:
+    shown = picture or (main if name.lower().endswith(tuple(media.SUPPORTED_IMAGE)) else None)
+    if shown:
+        st.image(shown[1], caption=shown[0])
+    else:
+        try:
+            video = cached_video(data, name)
+            if video:
+                st.video(video)
+        except MediaError as exc:
+            st.caption(f"(no preview: {exc})")
+with right:
+    clip = next((r.clip for r in ok.values()), None)
+    if clip is not None and clip.waveform is not None:
+        st.audio(wav_bytes(clip.waveform, clip.sample_rate), format="audio/wav")
+        spec = predictors[0].audio_spec
+        st.caption(f"As the model hears it: {clip.sample_rate} Hz mono; it listens to {spec.clip_seconds:g} s (the centre).")
+    if clip is not None:
+        st.caption(clip.summary())
+
+heard = next((r for r in ok.values() if r.spectrogram is not None), None)
+seen = next((r for r in ok.values() if r.frames is not None), None)
+if heard or seen:
+    st.subheader("What the model saw")
+if heard:
+    spec = next(p.audio_spec for p in predictors if p.method == heard.method)
+    st.plotly_chart(charts.spectrogram_figure(heard.spectrogram.numpy(), spec.sample_rate, spec.hop_length, spec.kind))
+if seen:
+    t, _, size, _ = seen.frames.shape
+    st.image(charts.frames_strip(seen.frames.numpy()), caption=f"{t} frame{'s' if t > 1 else ''}, {size}x{size} px (before normalisation)")
+
+st.subheader("What the models say")
+for column, (method, result) in zip(st.columns(len(results)), results.items()):
+    with column:
+        st.markdown(f"#### {method}")
+        if isinstance(result, PredictError):
+            st.error(str(result))
+            continue
+        label, origin = result.answer
+        prob = getattr(result, origin)["probs"][result.classes.index(label)]
+        st.markdown(f"**{label}** · {prob:.0%} · {'fused' if origin == 'fused' else f'from {origin} alone'}")
+        for warning in result.warnings:
+            st.warning(warning)
+        st.plotly_chart(charts.probs_figure(result.to_dict()), key=f"predict_probs_{method}")
+if len(ok) > 1:
+    st.plotly_chart(charts.compare_figure({m: r.to_dict() for m, r in ok.items()}), key="predict_compare")

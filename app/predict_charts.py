@@ -1,0 +1,105 @@
+"""Figures for the Predict page: pure functions from prediction dicts / arrays to plotly figures.
+
+Inputs are plain data (``Prediction.to_dict()``, numpy arrays), so tests call these without
+Streamlit or a model. Per-modality answers are in zero mode (the fused head with the other
+modality's features set to 0); every figure that shows them says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+try:  # one colour per method across the app
+    from app.charts import method_colour
+except ImportError:  # pragma: no cover - charts.py not there yet
+    def method_colour(method: str) -> str:
+        return {"audio-only": "#E69F00", "visual-only": "#56B4E9", "joint": "#4D4D4D", "dgl": "#009E73"}.get(method, "#0072B2")
+
+# Okabe-Ito, as elsewhere: fused black, audio orange, visual sky blue.
+ANSWER_COLOURS = {"fused": "#222222", "audio": "#E69F00", "visual": "#56B4E9"}
+ANSWER_NAMES = {"fused": "fused", "audio": "audio alone (zero mode)", "visual": "visual alone (zero mode)"}
+ZERO_MODE = "zero mode: the fused head with the other modality's features set to 0"
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=14)),
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=40),
+        # Under the plot: above it, a legend wrapped in a narrow column runs into the title.
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+        barmode="group",
+    )
+    return fig
+
+
+def answers(prediction: Mapping) -> list[str]:
+    """The answers a prediction has, in display order: fused, audio, visual."""
+    return [k for k in ("fused", "audio", "visual") if prediction.get(k) is not None]
+
+
+def probs_figure(prediction: Mapping, title: str | None = None) -> go.Figure:
+    """Horizontal bars of each class's probability: the fused answer and each modality's alone.
+
+    prediction: ``Prediction.to_dict()`` ({"classes", "fused", "audio", "visual", "method", ...})."""
+    classes = list(prediction["classes"])
+    keys = answers(prediction)
+    fig = go.Figure()
+    for key in keys:
+        probs = 100 * np.asarray(prediction[key]["probs"], dtype=float)
+        fig.add_trace(go.Bar(
+            y=classes, x=probs, orientation="h", name=ANSWER_NAMES[key], marker_color=ANSWER_COLOURS[key],
+            hovertemplate="%{y}: %{x:.1f}%<extra>" + ANSWER_NAMES[key] + "</extra>",
+        ))
+    fig.update_xaxes(title_text="probability (%)", range=[0, 100])
+    fig.update_yaxes(autorange="reversed")
+    if title is None:
+        method = prediction.get("method", "model")
+        title = f"{method}: probabilities" + (" (per modality in zero mode)" if len(keys) > 1 else "")
+    return _layout(fig, title, 160 + len(classes) * (14 * len(keys) + 12))
+
+
+def compare_figure(predictions: Mapping[str, Mapping], key: str = "fused") -> go.Figure:
+    """One answer (fused, audio or visual) of several models side by side, per class; a model
+    without that answer (no fused answer for a one-modality clip) uses its own answer instead."""
+    fig = go.Figure()
+    classes: list[str] = []
+    for method, p in predictions.items():
+        classes = list(p["classes"])
+        use = key if p.get(key) is not None else answers(p)[0]
+        label = method if use == key else f"{method} ({ANSWER_NAMES[use]})"
+        fig.add_trace(go.Bar(
+            x=classes, y=100 * np.asarray(p[use]["probs"], dtype=float), name=label,
+            marker_color=method_colour(method), hovertemplate="%{x}: %{y:.1f}%",
+        ))
+    what = "fused answer" if key == "fused" else f"{key} alone ({ZERO_MODE})"
+    fig.update_yaxes(title_text="probability (%)", range=[0, 100])
+    return _layout(fig, f"Models compared on the same clip: {what}", 380)
+
+
+def spectrogram_figure(spectrogram: np.ndarray, sample_rate: int, hop_length: int, kind: str = "logmel") -> go.Figure:
+    """Heatmap of the (F, T) or (1, F, T) log spectrogram the model saw (before normalisation)."""
+    spec = np.asarray(spectrogram, dtype=float)
+    spec = spec.reshape(spec.shape[-2], spec.shape[-1])
+    times = np.arange(spec.shape[1]) * hop_length / sample_rate
+    bins = "mel band" if kind == "logmel" else "frequency bin"
+    fig = go.Figure(go.Heatmap(z=spec, x=times, colorscale="Viridis", colorbar=dict(title="log power" if kind == "logmel" else "log magnitude"),
+                               hovertemplate="t %{x:.2f} s, " + bins + " %{y}: %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(title_text="time (s)")
+    fig.update_yaxes(title_text=bins)
+    return _layout(fig, f"What the model heard: {kind} spectrogram, {spec.shape[0]} x {spec.shape[1]}", 300)
+
+
+def frames_strip(frames: np.ndarray, min_height: int = 128) -> np.ndarray:
+    """(T, 3, S, S) floats in [0, 1] (the frames the model saw) -> one (H, T*W, 3) uint8 image,
+    frames side by side, small ones enlarged by a whole factor (nearest neighbour: no blur)."""
+    x = np.asarray(frames, dtype=float)
+    if x.ndim == 3:
+        x = x[None]
+    x = np.clip(x, 0, 1).transpose(0, 2, 3, 1)  # (T, S, S, 3)
+    factor = max(1, -(-min_height // x.shape[1]))
+    x = x.repeat(factor, axis=1).repeat(factor, axis=2)
+    return (np.concatenate(list(x), axis=1) * 255).round().astype(np.uint8)

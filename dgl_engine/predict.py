@@ -1,0 +1,403 @@
+"""Prediction: a trained model says what a clip is, and what each modality alone says.
+
+    predictor = load_predictor(RunStore(home), run_id, "dgl")
+    prediction = predict_file(predictor, "clip.mp4")           # or bytes with name="clip.mp4"
+    prediction = predict_file(predictor, "voice.wav", image="face.jpg")
+    prediction.to_dict()  # {"classes", "fused", "audio", "visual", "used", "warnings", ...}
+
+An upload goes through the one media module (``data/media.py``: PyAV, at the model's sample rate
+and frame rate) and the same feature code and training-set normalisation as the model's
+training data, all read from the checkpoint's JSON sidecar. The checkpoint itself is loaded with
+``weights_only=True``.
+
+Answers (probabilities sum to 1):
+- ``fused``: the method's own answer from both modalities (multimodal methods only);
+- ``audio`` / ``visual``: the *zero mode* unimodal logits, the fused head with the other
+  modality's features set to 0 (``f(h_a, 0)``, ``f(0, h_v)``, DGL's unimodal logits); for the
+  unimodal methods this is the method's answer.
+A clip with one modality only (no sound, or a still image) is answered through that modality's
+unimodal path, with ``fused = None`` and a warning saying so. Every failure is a one-line
+``MediaError`` (the file), ``StoreError`` (the run or model) or ``PredictError`` (this model
+cannot answer for this input).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dgl_engine import compat  # noqa: F401  (before torchaudio, which features imports)
+from dgl_engine.config import ModelConfig
+from dgl_engine.data import media
+from dgl_engine.data.dataset import Normalization
+from dgl_engine.data.features import (
+    AudioFeatures,
+    VisualFeatures,
+    audio_features,
+    audio_features_from_dict,
+    fit_length,
+    visual_features,
+    visual_features_from_dict,
+)
+from dgl_engine.data.media import DEFAULT_MAX_BYTES, DecodedClip, MediaError, Source
+from dgl_engine.models.av_model import MODALITIES, AVModel
+from dgl_engine.store import RunStore, StoreError
+
+# An upload longer than this is decoded up to here only (the features use the centre of it).
+MAX_SECONDS = 60.0
+# File types an upload may have (the uploader's list, without dots).
+UPLOAD_TYPES = tuple(e.lstrip(".") for e in media.SUPPORTED_VIDEO + media.SUPPORTED_AUDIO + media.SUPPORTED_IMAGE)
+
+
+class PredictError(ValueError):
+    """This model cannot answer for this input; the message is one line saying why."""
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True, eq=False)
+class Predictor:
+    """A trained model ready to predict, with how its inputs were made (from its sidecar)."""
+
+    run_id: str
+    method: str
+    model: AVModel  # eval mode, on the CPU
+    modalities: tuple[str, ...]  # what the method reads: ("audio", "visual") or one of them
+    classes: tuple[str, ...]
+    audio_spec: AudioFeatures
+    visual_spec: VisualFeatures
+    normalization: Normalization
+    sidecar: dict
+
+    @property
+    def multimodal(self) -> bool:
+        return len(self.modalities) == 2
+
+    @property
+    def unimodal_path(self) -> bool:
+        """Whether the fusion head can answer from one modality (f(h_a, 0), f(0, h_v))."""
+        return hasattr(self.model.fusion_head, "unimodal_logits")
+
+    def describe(self) -> str:
+        """One line for the UI, e.g. "dgl: audio 8000 Hz logmel 1.0 s + visual 1 frame 32 px, 6 classes"."""
+        a, v = self.audio_spec, self.visual_spec
+        parts = []
+        if "audio" in self.modalities:
+            parts.append(f"audio {a.sample_rate} Hz {a.kind} {a.clip_seconds:g} s")
+        if "visual" in self.modalities:
+            parts.append(f"visual {v.frames} frame{'s' if v.frames != 1 else ''} {v.size} px at {v.fps:g} fps")
+        return f"{self.method}: {' + '.join(parts)}, {len(self.classes)} classes"
+
+
+def load_predictor(store: RunStore, run_id: str, method: str) -> Predictor:
+    """The run's trained ``method`` model, rebuilt from its sidecar, in eval mode on the CPU.
+
+    Raises StoreError (one line) for an unknown run, a method the run has no model for, or a
+    checkpoint / sidecar that cannot be used."""
+    store.read(run_id)  # StoreError "no run ..." for an unknown run
+    trained = store.models(run_id)
+    if method not in trained:
+        have = ", ".join(trained) if trained else "none yet (the run has not finished)"
+        raise StoreError(f"run {run_id} has no trained model for method {method!r}; trained: {have}")
+    try:
+        state, sidecar = store.load_model(run_id, method)  # weights_only=True
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a one-line error too
+        raise StoreError(f"run {run_id}: the {method} model cannot be loaded ({_one_line(exc)})") from exc
+    try:
+        m = sidecar["model"]
+        config = ModelConfig(encoder=m["encoder"], fusion=m["fusion"])
+        classes = tuple(sidecar["classes"])
+        modalities = tuple(x for x in sidecar.get("modalities") or MODALITIES if x in MODALITIES)
+        audio_spec = audio_features_from_dict(sidecar["audio_features"])
+        visual_spec = visual_features_from_dict(sidecar["visual_features"])
+        normalization = Normalization.from_dict(sidecar["normalization"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"run {run_id}: the {method} model's sidecar is incomplete ({_one_line(exc)})") from exc
+    try:
+        model = AVModel(config, int(m.get("num_classes", len(classes))))
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - unknown encoder, mismatched tensors
+        raise StoreError(f"run {run_id}: the {method} model does not match its sidecar ({_one_line(exc)})") from exc
+    model = model.to(memory_format=torch.channels_last).eval()
+    return Predictor(run_id, method, model, modalities or MODALITIES, classes, audio_spec, visual_spec,
+                     normalization, sidecar)
+
+
+# ----------------------------------------------------------------------------- the answer
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: holds tensors
+class Prediction:
+    """What a model says about one clip, and the inputs it saw (for display)."""
+
+    classes: tuple[str, ...]
+    fused: dict | None  # {"label": str, "probs": [float per class]}; None: no fused answer
+    audio: dict | None  # zero-mode answer from sound alone; None: not used
+    visual: dict | None  # zero-mode answer from the picture alone; None: not used
+    used: tuple[str, ...]  # modalities the answer read
+    warnings: tuple[str, ...]
+    run_id: str
+    method: str
+    source: str  # file name(s) the inputs came from
+    spectrogram: torch.Tensor | None  # (1, F, T) log spectrogram the model saw (before normalisation)
+    frames: torch.Tensor | None  # (T, 3, S, S) in [0, 1], the frames the model saw
+    waveform: torch.Tensor | None  # (L,) the samples behind the spectrogram (cropped / padded)
+    sample_rate: int
+    clip: DecodedClip | None = None  # the decoded upload, for display
+
+    @property
+    def answer(self) -> tuple[str, str]:
+        """(label, where it comes from: "fused" | "audio" | "visual")."""
+        for key in ("fused", *self.used):
+            if getattr(self, key) is not None:
+                return getattr(self, key)["label"], key
+        raise AssertionError("a prediction always has an answer")
+
+    def top(self, key: str, k: int = 3) -> list[tuple[str, float]]:
+        """The k most likely classes of the fused / audio / visual answer."""
+        probs = getattr(self, key)["probs"]
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
+        return [(self.classes[i], probs[i]) for i in order]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the CLI's --json object."""
+        label, origin = self.answer
+        return {
+            "classes": list(self.classes),
+            "fused": self.fused,
+            "audio": self.audio,
+            "visual": self.visual,
+            "used": list(self.used),
+            "warnings": list(self.warnings),
+            "answer": {"label": label, "from": origin},
+            "run_id": self.run_id,
+            "method": self.method,
+            "source": self.source,
+        }
+
+    def summary(self) -> str:
+        """Readable lines for the CLI."""
+        label, origin = self.answer
+        p = getattr(self, origin)["probs"][self.classes.index(label)]
+        how = "fused" if origin == "fused" else f"from {origin} alone"
+        lines = [f"{self.source}: {label} ({p * 100:.1f}%, {how}) - {self.method} model of run {self.run_id}"]
+        for key in ("fused", "audio", "visual"):
+            if getattr(self, key) is None:
+                continue
+            note = "" if key == "fused" or origin == key and not self.fused else "  (zero mode: other modality set to 0)"
+            tops = "  ".join(f"{c} {q * 100:5.1f}%" for c, q in self.top(key))
+            lines.append(f"  {key:<7} {tops}{note}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+@contextlib.contextmanager
+def single_thread():
+    """One intra-op thread for the duration: single-clip work is tiny, and on a busy machine
+    torch's spinning worker threads make it many times slower. ``torch.set_num_threads`` is
+    per calling thread under OpenMP, so training in another thread is unaffected."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _answer(classes: tuple[str, ...], logits: torch.Tensor) -> dict:
+    probs = torch.softmax(logits.double().flatten(), 0)
+    return {"label": classes[int(probs.argmax())], "probs": [float(p) for p in probs]}
+
+
+def decode(predictor: Predictor, source: Source, *, name: str | None = None,
+           max_bytes: int | None = DEFAULT_MAX_BYTES) -> DecodedClip:
+    """Decode a file the way ``predictor``'s training data was: its sample rate and frame rate."""
+    return media.decode_clip(
+        source, predictor.audio_spec.sample_rate, predictor.visual_spec.fps, max_seconds=MAX_SECONDS,
+        max_bytes=max_bytes, name=name, max_side=max(256, predictor.visual_spec.size),
+    )
+
+
+def predict_file(
+    predictor: Predictor,
+    source: Source,
+    *,
+    name: str | None = None,
+    image: Source | None = None,
+    image_name: str | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> Prediction:
+    """Predict one clip: a path, or bytes / a binary file with ``name`` (e.g. "clip.mp4").
+
+    ``image``: a second file whose picture is used with the first file's sound (an audio file
+    and a photo). Raises MediaError / PredictError with one line; nothing is written."""
+    with single_thread():
+        clip = decode(predictor, source, name=name, max_bytes=max_bytes)
+        picture = None
+        if image is not None:
+            picture = decode(predictor, image, name=image_name, max_bytes=max_bytes)
+        return predict_clip(predictor, clip, picture)
+
+
+def predict_many(
+    predictors: list[Predictor],
+    source: Source,
+    *,
+    name: str | None = None,
+    image: Source | None = None,
+    image_name: str | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> dict[str, Prediction | PredictError]:
+    """Several models on the same input, decoding once per distinct sample rate / frame rate:
+    {method: Prediction, or the PredictError saying why that model cannot answer}. A file that
+    cannot be read raises MediaError (it concerns every model)."""
+    decoded: dict[tuple, tuple[DecodedClip, DecodedClip | None]] = {}
+    out: dict[str, Prediction | PredictError] = {}
+    with single_thread():
+        for p in predictors:
+            key = (p.audio_spec.sample_rate, p.visual_spec.fps, max(256, p.visual_spec.size))
+            if key not in decoded:
+                clip = decode(p, source, name=name, max_bytes=max_bytes)
+                picture = decode(p, image, name=image_name, max_bytes=max_bytes) if image is not None else None
+                decoded[key] = (clip, picture)
+            try:
+                out[p.method] = predict_clip(p, *decoded[key])
+            except PredictError as exc:
+                out[p.method] = exc
+    return out
+
+
+def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | None = None) -> Prediction:
+    """Predict from an already decoded clip (decoded with ``decode``), optionally with the
+    picture of a second one."""
+    a_spec, v_spec = predictor.audio_spec, predictor.visual_spec
+    if clip.sample_rate != a_spec.sample_rate or (image is not None and image.sample_rate != a_spec.sample_rate):
+        raise ValueError(f"{clip.source}: decoded at {clip.sample_rate} Hz, the model expects {a_spec.sample_rate} Hz")
+    warnings = list(clip.warnings)
+    source = clip.source
+    waveform, frames = clip.waveform, clip.frames
+    if image is not None:
+        source = f"{clip.source} + {image.source}"
+        warnings += [f"{image.source}: {w}" for w in image.warnings]
+        if image.frames is None:
+            raise PredictError(f"{image.source}: no picture in it to use as the image")
+        if frames is not None:
+            warnings.append(f"the picture of {image.source} is used instead of the video of {clip.source}")
+        frames = image.frames
+        # The clip's own "no video stream: audio only" no longer applies.
+        warnings = [w for w in warnings if not w.endswith(": audio only") or w.startswith(f"{image.source}:")]
+    if clip.duration >= MAX_SECONDS - 1e-3:
+        warnings.append(f"long clip: only its first {MAX_SECONDS:g} s were decoded")
+    if waveform is not None and waveform.numel() < a_spec.n_fft:
+        have, need = waveform.numel() / a_spec.sample_rate, a_spec.n_fft / a_spec.sample_rate
+        if frames is None or "visual" not in predictor.modalities:
+            raise PredictError(f"{clip.source}: {have:.3f} s of sound, shorter than one spectrogram frame ({need:.3f} s)")
+        warnings.append(f"sound shorter than one spectrogram frame ({have:.3f} s): ignored")
+        waveform = None
+
+    present = {"audio": waveform is not None, "visual": frames is not None}
+    used = tuple(m for m in predictor.modalities if present[m])
+    if not used:  # a unimodal model whose modality the file lacks
+        (m,) = predictor.modalities
+        what = {"audio": "sound (no audio stream)", "visual": "picture (no video stream or image)"}
+        raise PredictError(f"{source}: the {predictor.method} model reads {m} only, and this file has no {what[m]}")
+    if predictor.multimodal and len(used) == 1 and not predictor.unimodal_path:
+        missing = "audio" if not present["audio"] else "visual"
+        raise PredictError(f"{source}: no {missing} input, and the {predictor.method} model's "
+                           f"{predictor.sidecar['model']['fusion']} fusion head cannot answer from one modality")
+
+    spectrogram = heard = picture = None
+    with torch.no_grad(), single_thread():
+        model, norm = predictor.model, predictor.normalization
+        head = model.fusion_head
+        features = {}
+        if "audio" in used:
+            heard = fit_length(waveform, a_spec.num_samples, a_spec.pad_mode)  # (L,)
+            spectrogram = audio_features(waveform, a_spec)  # (1, F, T)
+            features["audio"] = model.encode("audio", norm.audio(spectrogram).unsqueeze(0))  # (1, D_a)
+        if "visual" in used:
+            picture = visual_features(frames, v_spec)  # (T, 3, S, S) in [0, 1]
+            features["visual"] = model.encode("visual", norm.visual(picture).unsqueeze(0))  # (1, D_v)
+        fused = None
+        if len(used) == 2:
+            fused = _answer(predictor.classes, head(features["audio"], features["visual"]))
+        per_modality = {}
+        if predictor.unimodal_path:
+            for m, h in features.items():
+                per_modality[m] = _answer(predictor.classes, head.unimodal_logits(m, h))  # zero mode
+
+    if predictor.multimodal and len(used) == 1:
+        (m,) = used
+        other = "audio" if m == "visual" else "visual"
+        warnings.append(f"no {'sound' if other == 'audio' else 'picture'}: answered from {m} alone "
+                        f"(fused head with {other} features set to 0); no fused prediction")
+    return Prediction(
+        classes=predictor.classes,
+        fused=fused,
+        audio=per_modality.get("audio"),
+        visual=per_modality.get("visual"),
+        used=used,
+        warnings=tuple(dict.fromkeys(warnings)),
+        run_id=predictor.run_id,
+        method=predictor.method,
+        source=source,
+        spectrogram=spectrogram,
+        frames=picture,
+        waveform=heard,
+        sample_rate=a_spec.sample_rate,
+        clip=clip,
+    )
+
+
+# ----------------------------------------------------------------------------- display media
+
+
+def wav_bytes(waveform: torch.Tensor, sample_rate: int) -> bytes:
+    """A (L,) waveform in [-1, 1] as WAV file bytes (written in a temporary folder, then removed)."""
+    with tempfile.TemporaryDirectory(prefix="dgl-predict-") as tmp:
+        path = Path(tmp) / "audio.wav"
+        media.write_wav(path, waveform, sample_rate)
+        return path.read_bytes()
+
+
+def mp4_bytes(frames, fps: float, waveform=None, sample_rate: int = 16000) -> bytes:
+    """(T, H, W, 3) uint8 frames (+ waveform) as browser-playable MP4 bytes (temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="dgl-predict-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        media.write_mp4(path, frames, fps, waveform, sample_rate)
+        return path.read_bytes()
+
+
+BROWSER_PLAYABLE = (".mp4", ".webm", ".mov")
+
+
+def playable_video(source: Source, *, name: str | None = None, max_seconds: float = 20.0,
+                   max_bytes: int | None = DEFAULT_MAX_BYTES) -> bytes | None:
+    """An upload as a video a browser can play: the file itself when its container is one
+    browsers play, else transcoded to MP4 (FLV, AVI, MPEG, MKV: first ``max_seconds`` at
+    12 fps). None for audio files and images. Raises MediaError like ``decode_clip``."""
+    if name is None and isinstance(source, (str, os.PathLike)):
+        name = os.path.basename(source)
+    ext = os.path.splitext(name or "")[1].lower()
+    if ext not in media.SUPPORTED_VIDEO:
+        return None
+    if ext in BROWSER_PLAYABLE:
+        if isinstance(source, (bytes, bytearray)):
+            return bytes(source)
+        return Path(source).read_bytes() if isinstance(source, (str, os.PathLike)) else None
+    clip = media.decode_clip(source, 16000, 12.0, max_seconds=max_seconds, max_bytes=max_bytes, name=name, max_side=360)
+    if clip.frames is None:
+        return None
+    return mp4_bytes(clip.frames, 12.0, clip.waveform, 16000)
