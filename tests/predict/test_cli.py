@@ -127,6 +127,26 @@ def test_samples_for_a_real_dataset_run_is_unavailable(capsys, tmp_path):
     assert rc == 2 and "no run 'nope'" in err and not (tmp_path / "out").exists()
 
 
+def test_samples_for_a_real_dataset_run(capsys, tmp_path, shared_data, monkeypatch):
+    """CREMA-D clips (FLV video + MP3) found through the dataset registry, transcoded to MP4."""
+    from tests.conftest import small_config
+    import dataclasses
+    from dgl_engine.config import DataConfig
+    from dgl_engine.data import media
+
+    monkeypatch.setenv("DGL_LAB_DATA", str(shared_data))
+    store = RunStore(tmp_path / "home")
+    config = dataclasses.replace(small_config(), data=DataConfig(dataset="cremad", preset="lab", root=str(shared_data / "cremad")))
+    store.create(config.to_dict(), run_id="cremad")
+    rc, out, err = _main(capsys, "samples", "--run", "cremad", "--out", tmp_path / "out", "--n", "2", "--home", tmp_path / "home")
+    assert rc == 0, err
+    written = [Path(p) for p in out.splitlines()]
+    assert len(written) == 2 and all(p.parent == tmp_path / "out" for p in written)
+    assert {p.name.split("_")[0] for p in written} <= {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+    info = media.probe(written[0])
+    assert info["has_audio"] and info["has_video"] and info["format"].startswith("mov")
+
+
 def test_real_processes(trained_run, tmp_path, shared_data):
     """The real entry point, three at once: samples, a visual-only answer, a refused file."""
     home, run_id = trained_run

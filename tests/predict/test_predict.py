@@ -280,3 +280,27 @@ def test_playable_video(shared_data, samples, tmp_path):
     assert info["codecs"][0] in ("h264", "mpeg4") and info["has_audio"]
     assert predict.playable_video(samples[0]) == samples[0].read_bytes()  # MP4: shown as it is
     assert predict.playable_video(b"RIFF", name="a.wav") is None
+
+
+def test_multi_frame_samples_give_back_every_frame(tmp_path):
+    """With several frames per clip, a written sample decoded at the model's frame rate gives
+    the model the same frames as the in-memory sample (up to codec loss)."""
+    import dataclasses
+
+    from dgl_engine.data.features import visual_features
+    from dgl_engine.data.synthetic import generate_raw
+    from dgl_engine.samples import synthetic_samples
+    from tests.conftest import small_config
+
+    config = small_config(samples_per_class=12)
+    config = dataclasses.replace(config, data=dataclasses.replace(
+        config.data, synthetic=dataclasses.replace(config.data.synthetic, frames=3)))
+    (sample,) = synthetic_samples(config, 1)
+    media.write_mp4(tmp_path / "s.mp4", sample.frames, sample.fps, sample.waveform, sample.sample_rate)
+    spec = dataclasses.replace(VISUAL_SPEC, frames=3)
+    clip = media.decode_clip(tmp_path / "s.mp4", 8000, spec.fps)
+    seen = visual_features(clip.frames, spec)  # (3, 3, 32, 32)
+    _, frames, _ = generate_raw(config.data.synthetic, config.seed, "test")
+    assert seen.shape == (3, 3, 32, 32)
+    assert (seen - frames[sample.index]).abs().mean() < 0.08
+    assert clip.waveform.shape[0] == 8000
