@@ -359,7 +359,7 @@ def cmd_runs(a) -> int:
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"] or 0))
         accs = ", ".join(f"{m} {v['acc'] * 100:.1f}%" for m, v in r["results"].items() if "acc" in v)
-        print(f"{r['run_id']}  {when}  {r['status']:<11} {r['dataset']:<10} {accs}")
+        print(f"{r['run_id']}  {when}  {r['status'] or '?':<11} {r['dataset'] or '?':<10} {accs}")
     return 0
 
 

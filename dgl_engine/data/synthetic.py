@@ -219,7 +219,8 @@ def load_synthetic(settings: SyntheticSettings, seed: int) -> AVData:
     for split in SPLITS:
         waves, frames, labels = generate_raw(settings, seed, split)
         raw[split] = Split(audio_features(waves, AUDIO_SPEC), frames, labels)
-    visual_spec = dataclasses.replace(VISUAL_SPEC, frames=settings.frames)
+    # T frames span the 1 s clip, so exported videos last as long as their sound.
+    visual_spec = dataclasses.replace(VISUAL_SPEC, frames=settings.frames, fps=settings.frames / CLIP_SECONDS)
     return normalized_data(
         "synthetic", class_names(settings.num_classes), raw, AUDIO_SPEC, visual_spec,
         info={"generated_from_seed": seed},
