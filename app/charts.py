@@ -80,8 +80,9 @@ def _modality_keys(metric_names: set[str]) -> list[tuple[str, str]]:
 
 
 # ----- Live: accuracy, gradients, losses, imbalance -------------------------------------------
-def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
-    """Validation accuracy over epochs: one panel per method (shared axes), fused and per modality."""
+def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None, epochs: float | None = None) -> go.Figure:
+    """Validation accuracy over epochs: one panel per method (shared axes), fused and per modality.
+    With ``epochs`` the x axis spans the whole run, so the curves grow from left to right."""
     title = f"Validation accuracy per method: fused (solid) and each modality ({MODE_NOTE})"
     evals = [e for e in events if e.get("type") == "eval" and e.get("split", "val") == "val"]
     methods = [m for m in _methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
@@ -105,14 +106,15 @@ def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None
                 ),
                 row=i // cols + 1, col=i % cols + 1,
             )
-    fig.update_xaxes(title_text="epoch", matches="x")
+    fig.update_xaxes(title_text="epoch", matches="x", range=[-0.05 * epochs, 1.05 * epochs] if epochs else None)
     fig.update_yaxes(range=[0, 100], matches="y")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="accuracy (%)", row=r, col=1)
     return _layout(fig, title, 380 * rows + 80)
 
 
-def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str] | None = None) -> go.Figure:
+def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str] | None = None,
+                    total_steps: int | None = None) -> go.Figure:
     """The paper's central picture for one encoder: gradient norm from the fused loss vs from its
     own unimodal loss (log scale), the norm actually applied, and their cosine."""
     title = f"Gradient reaching the {modality} encoder: from the fused loss vs from its own unimodal loss (before clipping)"
@@ -145,13 +147,15 @@ def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str
                            hovertemplate="cos %{y:.2f}"),
                 row=2, col=1,
             )
-    fig.update_yaxes(type="log", title_text="gradient norm (L2, log scale)", row=1, col=1)
+    fig.update_yaxes(type="log", dtick="D2", title_text="gradient norm (L2, log scale)", row=1, col=1)
     fig.update_yaxes(range=[-1.05, 1.05], title_text="cosine", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
+    if total_steps:
+        fig.update_xaxes(range=[0, total_steps])
     return _layout(fig, title, 560)
 
 
-def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
+def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None, total_steps: int | None = None) -> go.Figure:
     """Training losses per step: one panel per method (shared axes), one line per loss term."""
     title = "Training loss per step (cross-entropy; DGL's total includes alpha x the unimodal terms)"
     steps = [e for e in events if e.get("type") == "step"]
@@ -175,14 +179,14 @@ def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None) ->
                 ),
                 row=i // cols + 1, col=i % cols + 1,
             )
-    fig.update_xaxes(title_text="step", matches="x")
+    fig.update_xaxes(title_text="step", matches="x", range=[0, total_steps] if total_steps else None)
     fig.update_yaxes(matches="y", rangemode="tozero")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="loss (nats)", row=r, col=1)
     return _layout(fig, title, 340 * rows + 80)
 
 
-def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
+def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = None, epochs: float | None = None) -> go.Figure:
     """OGM-GE's imbalance ratio on the validation split: audio's over visual's summed true-class
     softmax score (slice mode); 1 means balanced."""
     title = "Imbalance ratio on validation (OGM-GE's audio/visual score ratio, slice mode; 1 = balanced)"
@@ -198,8 +202,8 @@ def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = Non
             mode="lines+markers", line=dict(color=method_colour(method), width=2), hovertemplate="%{y:.2f}",
         ))
     fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(type="log", title_text="audio / visual score (log scale)")
+    fig.update_xaxes(title_text="epoch", range=[-0.05 * epochs, 1.05 * epochs] if epochs else None)
+    fig.update_yaxes(type="log", dtick="D2", title_text="audio / visual score (log scale)")
     return _layout(fig, title, 360)
 
 
@@ -304,7 +308,7 @@ def why_figure(other_margin: float, num_classes: int = 6, own_range: tuple[float
     fig.add_trace(go.Scatter(x=own, y=fused / alone, name="ratio fused / alone", line=dict(color="#0072B2", width=3)), 1, 2)
     fig.update_xaxes(title_text="this encoder's margin for the true class (logits)")
     fig.update_yaxes(range=[0, 1.02], title_text="error signal 1 − p_y", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], title_text="ratio (1 = no shrink)", row=1, col=2)
+    fig.update_yaxes(range=[0, max(1.02, 1.05 * float(np.max(fused / alone)))], title_text="ratio (1 = no shrink)", row=1, col=2)
     return _layout(fig, f"Other modality's margin {other_margin:.1f} on the true class, {num_classes} classes", 430)
 
 
@@ -329,5 +333,5 @@ def gradient_ratio_figure(events: Sequence[dict], methods: Sequence[str] | None 
         return _empty(title, "No multimodal gradient diagnostics in this run yet.")
     fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(type="log", title_text="fused / unimodal norm (log scale)")
+    fig.update_yaxes(type="log", dtick="D2", title_text="fused / unimodal norm (log scale)")
     return _layout(fig, title, 420)

@@ -76,10 +76,11 @@ def watch(run_id: str) -> None:
 
 
 def run_label(record: dict) -> str:
-    """'20260101-120000-ab12 · joint, dgl · finished' for select boxes."""
+    """'20260101-120000-ab12 · joint, dgl' for select boxes (the status is shown next to them:
+    a select box keeps the label it was drawn with while a run changes state)."""
     cfg = record.get("config", {})
     name = cfg.get("name") or ", ".join(cfg.get("methods", []))
-    return f"{record['run_id']} · {name} · {record.get('status', '?')}"
+    return f"{record['run_id']} · {name}"
 
 
 # ----- events seen so far, per run ------------------------------------------------------------
@@ -129,7 +130,7 @@ def status_words(snap: RunSnapshot) -> tuple[str, str]:
     s = snap.status
     if s == "queued":
         where = f"position {snap.queue_position} in the queue" if snap.queue_position else "in the queue"
-        return "info", f"Queued ({where}): it starts when the experiment before it ends."
+        return "info", f"Queued ({where}): it starts as soon as the engine is free."
     if s == "running":
         phase = {"starting": "starting", "data": "loading the data", "train": "training",
                  "test": "testing: confusion matrices and linear probes", "save": "saving the models"}.get(snap.phase, snap.phase)
@@ -143,6 +144,15 @@ def status_words(snap: RunSnapshot) -> tuple[str, str]:
     if s == "interrupted":
         return "warning", f"Interrupted: {snap.error or 'the server stopped while it ran'}."
     return "info", s
+
+
+def run_summary(snap: RunSnapshot) -> str:
+    """'run <id> · synthetic (default) · 4 methods · 6 epochs · seed 0 · tiny encoder, concat fusion'."""
+    c = snap.config
+    data, train, model = c.get("data", {}), c.get("train", {}), c.get("model", {})
+    return (f"run {snap.run_id} · {data.get('dataset', '?')} ({data.get('preset', '')}) · {len(c.get('methods', []))} methods · "
+            f"{train.get('epochs', '?')} epochs · seed {c.get('seed', '?')} · {model.get('encoder', '?')} encoder, "
+            f"{model.get('fusion', '?')} fusion")
 
 
 def progress_words(snap: RunSnapshot) -> str:

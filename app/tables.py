@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 RESULT_COLUMNS = {  # metric key -> column title; accuracies in %
-    "acc": "fused acc (%)",
-    "acc_audio": "audio acc, zero mode (%)",
-    "acc_visual": "visual acc, zero mode (%)",
+    "acc": "fused (%)",
+    "acc_audio": "audio, zero mode (%)",
+    "acc_visual": "visual, zero mode (%)",
     "probe_audio": "audio probe (%)",
     "probe_visual": "visual probe (%)",
     "macro_f1": "macro F1 (%)",

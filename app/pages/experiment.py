@@ -25,7 +25,8 @@ PRESET_HELP = {
 def init_defaults() -> None:
     """Widget values live in session state (key exp_<field>) so they survive page changes."""
     for name, value in forms.FormValues().__dict__.items():
-        st.session_state.setdefault(f"exp_{name}", list(value) if isinstance(value, tuple) else value)
+        value = list(value) if isinstance(value, tuple) else value
+        st.session_state.setdefault(f"exp_{name}", 0 if name == "per_class" and value is None else value)
 
 
 def apply_preset() -> None:
@@ -34,8 +35,9 @@ def apply_preset() -> None:
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
-def describe(dataset: str, root: str, preset: str, seed: int):
-    return forms.describe_dataset(DataConfig(dataset=dataset, root=root, preset=preset), seed)
+def describe(dataset: str, root: str, preset: str, seed: int, classes=(), per_class=None, fraction=1.0):
+    data = DataConfig(dataset=dataset, root=root, preset=preset, classes=classes, per_class=per_class, fraction=fraction)
+    return forms.describe_dataset(data, seed)
 
 
 init_defaults()
@@ -85,18 +87,27 @@ with data_col:
             st.session_state["exp_preset"] = "lab"
         st.radio("Preprocessing", ["lab", "paper"], key="exp_preset", horizontal=True,
                  help="lab: small enough for a CPU; paper: the official CREMA-D pipeline (257x188 spectrograms, 224 px frames)")
-        description = state.safely("describe the dataset", describe, dataset, root, st.session_state["exp_preset"],
-                                   int(st.session_state["exp_seed"]))
-        classes = list((description or {}).get("classes") or [])
+        full = state.safely("read the dataset", describe, dataset, root, st.session_state["exp_preset"],
+                            int(st.session_state["exp_seed"]))
+        classes = list((full or {}).get("classes") or [])
+        st.session_state["exp_classes"] = [c for c in st.session_state["exp_classes"] if c in classes]
         st.markdown("**Subset**")
         st.multiselect("classes (empty = all)", classes, key="exp_classes")
         c1, c2 = st.columns(2)
         c1.number_input("training clips per class (0 = all)", 0, 100000, step=10, key="exp_per_class")
         c2.slider("fraction of each split", 0.05, 1.0, step=0.05, key="exp_fraction")
-        if description:
-            st.dataframe(forms.counts_frame(description), hide_index=True)
-            if description.get("skipped"):
-                st.caption(f"{len(description['skipped'])} files skipped (unreadable or unlabelled).")
+        subset = full
+        if full and (st.session_state["exp_classes"] or st.session_state["exp_per_class"] or st.session_state["exp_fraction"] < 1):
+            subset = state.safely("read the subset", describe, dataset, root, st.session_state["exp_preset"],
+                                  int(st.session_state["exp_seed"]), tuple(st.session_state["exp_classes"]),
+                                  st.session_state["exp_per_class"] or None, float(st.session_state["exp_fraction"]))
+        if subset:
+            st.caption(f"Clips per class and split in the chosen subset ({subset.get('total', '?')} clips):")
+            st.dataframe(forms.counts_frame(subset), hide_index=True)
+            for note in subset.get("notes") or ():
+                st.caption(note)
+            if subset.get("skipped_total") or subset.get("skipped"):
+                st.caption(f"{subset.get('skipped_total', len(subset['skipped']))} files skipped (unreadable or unlabelled).")
 
 with train_col:
     st.subheader("Methods and training")

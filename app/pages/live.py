@@ -39,6 +39,7 @@ def live_view(run_id: str, polling: bool) -> None:
         st.rerun()  # the run ended: redraw the whole page once, without the timer
     kind, words = state.status_words(snap)
     getattr(st, kind)(words)
+    st.caption(state.run_summary(snap))
     top, stop = st.columns([5, 1], vertical_alignment="bottom")
     top.progress(min(1.0, snap.progress), text=state.progress_words(snap))
     if not snap.done and stop.button("Stop", key="stop", icon=":material/stop:", help="cancel this run"):
@@ -47,7 +48,8 @@ def live_view(run_id: str, polling: bool) -> None:
         st.warning(warning)
 
     methods = snap.config.get("methods") or None
-    st.plotly_chart(charts.accuracy_figure(events, methods), key="acc")
+    epochs, steps = snap.config.get("train", {}).get("epochs"), snap.total_steps or None
+    st.plotly_chart(charts.accuracy_figure(events, methods, epochs), key="acc")
     st.caption("Per-modality accuracy is measured in **zero mode**: the fused head with the other modality's features set to 0.")
     if snap.results:
         st.subheader("Test results")
@@ -57,14 +59,14 @@ def live_view(run_id: str, polling: bool) -> None:
                    + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else []))
     for tab, modality in zip(tabs, ("visual", "audio")):
         with tab:
-            st.plotly_chart(charts.gradient_figure(events, modality, methods), key=f"grad_{modality}")
+            st.plotly_chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
             st.caption("Solid: the norm the encoder gets from the fused loss; dashed: from its own unimodal loss "
                        "through the same head; dotted (click in the legend): what the method applied. Lower panel: their cosine.")
     with tabs[2]:
-        st.plotly_chart(charts.loss_figure(events, methods), key="loss")
+        st.plotly_chart(charts.loss_figure(events, methods, steps), key="loss")
     if len(tabs) > 3:
         with tabs[3]:
-            st.plotly_chart(charts.imbalance_figure(events, methods), key="imbalance")
+            st.plotly_chart(charts.imbalance_figure(events, methods, epochs), key="imbalance")
 
 
 live_view(run_id, polling)

@@ -32,6 +32,7 @@ if snap is None:
 
 kind, words = state.status_words(snap)
 getattr(st, kind)(words)
+st.caption(state.run_summary(snap))
 methods = snap.config.get("methods") or None
 if not snap.results:
     st.info("No test results: they appear when a run finishes.")

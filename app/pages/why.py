@@ -48,5 +48,6 @@ else:
                    "encoder gets from the fused loss and from its own unimodal loss through the same head, before clipping.")
         st.plotly_chart(charts.gradient_ratio_figure(events, snap.config.get("methods")), key="why_measured")
         st.caption("Below 1: fusion hands the encoder a smaller error signal than training it alone would. "
-                   "Look at the joint model's visual encoder once audio is confident.")
+                   "Look at the joint model's visual encoder once audio is confident. DGL's encoders are trained by "
+                   "their unimodal losses only, so for DGL the ratio shows the shrink it sidesteps.")
         state.link("live", "All gradient charts on Live", icon=":material/monitoring:", run_id=run_id)

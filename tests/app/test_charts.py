@@ -104,6 +104,14 @@ def test_accuracy_figure_shares_axes_across_methods():
     assert fig.layout.xaxis2.matches == "x" and fig.layout.yaxis2.matches == "y"
 
 
+def test_live_axes_span_the_whole_run_so_curves_grow():
+    events = make_events(("joint", "dgl"), steps=10, evals=(0, 10))
+    assert list(charts.accuracy_figure(events, epochs=6).layout.xaxis.range) == pytest.approx([-0.3, 6.3])
+    assert list(charts.gradient_figure(events, "audio", total_steps=276).layout.xaxis2.range) == [0, 276]
+    assert list(charts.loss_figure(events, total_steps=276).layout.xaxis.range) == [0, 276]
+    assert charts.accuracy_figure(events).layout.xaxis.range is None  # autorange without a run length
+
+
 def test_gradient_figure_log_norms_and_cosine():
     fig = charts.gradient_figure(make_events(), "visual")
     assert fig.layout.title.text.startswith("Gradient reaching the visual encoder")
