@@ -66,6 +66,23 @@ def _methods_in(events: Iterable[dict], methods: Sequence[str] | None, types: tu
     return seen
 
 
+def _log_ticks(values: Iterable[float]) -> dict:
+    """Readable ticks for a log axis over ``values``: 1-2-5 steps over a wide range, evenly spaced
+    round numbers over a narrow one (plotly's defaults label a narrow log range once at most)."""
+    v = [x for x in values if x is not None and x > 0]
+    if not v:
+        return {}
+    lo, hi = min(v), max(v)
+    exps = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    ticks = [m * 10.0**e for e in exps for m in (1, 2, 5) if lo / 1.1 <= m * 10.0**e <= hi * 1.1]
+    if len(ticks) < 3:
+        raw = max(hi - lo, 1e-3 * hi) / 5
+        base = 10.0 ** np.floor(np.log10(raw))
+        step = next(base * m for m in (1, 2, 2.5, 5, 10) if base * m >= raw)
+        ticks = [float(t) for t in np.arange(np.floor(lo / step) * step, hi + step, step) if t > 0]
+    return {"tickvals": ticks, "ticktext": [f"{t:.4g}" for t in ticks]}
+
+
 def _grid(n: int) -> tuple[int, int]:
     cols = n if n <= 4 else 3
     return -(-n // cols), cols
@@ -147,7 +164,8 @@ def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str
                            hovertemplate="cos %{y:.2f}"),
                 row=2, col=1,
             )
-    fig.update_yaxes(type="log", dtick="D2", title_text="gradient norm (L2, log scale)", row=1, col=1)
+    norms = [y for t in fig.data if t.yaxis in (None, "y") and t.visible != "legendonly" for y in t.y]
+    fig.update_yaxes(type="log", title_text="gradient norm (L2, log scale)", row=1, col=1, **_log_ticks(norms))
     fig.update_yaxes(range=[-1.05, 1.05], title_text="cosine", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
     if total_steps:
@@ -203,7 +221,8 @@ def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = Non
         ))
     fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
     fig.update_xaxes(title_text="epoch", range=[-0.05 * epochs, 1.05 * epochs] if epochs else None)
-    fig.update_yaxes(type="log", dtick="D2", title_text="audio / visual score (log scale)")
+    fig.update_yaxes(type="log", title_text="audio / visual score (log scale)",
+                     **_log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
     return _layout(fig, title, 360)
 
 
@@ -333,5 +352,6 @@ def gradient_ratio_figure(events: Sequence[dict], methods: Sequence[str] | None 
         return _empty(title, "No multimodal gradient diagnostics in this run yet.")
     fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(type="log", dtick="D2", title_text="fused / unimodal norm (log scale)")
+    fig.update_yaxes(type="log", title_text="fused / unimodal norm (log scale)",
+                     **_log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
     return _layout(fig, title, 420)

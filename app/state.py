@@ -25,6 +25,24 @@ PAGES = {  # page files, relative to app/main.py (the entry point)
 }
 
 
+# ----- routing ---------------------------------------------------------------------------------
+def ensure_router() -> None:
+    """Make app/main.py the router even when a fresh server's first request is a page URL.
+
+    Until some session calls ``st.navigation``, Streamlit serves app/pages/*.py in its old
+    pages-folder mode: the page runs without main.py (no page config, a file-name sidebar).
+    Leave that mode (exactly what ``st.navigation`` does) and rerun, so main.py routes to the
+    same page. A no-op under AppTest and once main.py has run.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the old mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 # ----- the engine: one per server process -----------------------------------------------------
 def home() -> str:
     return os.environ.get("DGL_LAB_HOME", "runs")

@@ -40,6 +40,7 @@ def describe(dataset: str, root: str, preset: str, seed: int, classes=(), per_cl
     return forms.describe_dataset(data, seed)
 
 
+state.ensure_router()
 init_defaults()
 engine = state.get_engine()
 st.title("Experiment")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import charts, state, tables
 
+state.ensure_router()
 engine = state.get_engine()
 st.title("Live")
 runs = state.safely("list the runs", engine.runs, default=[])

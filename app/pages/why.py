@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import charts, state
 
+state.ensure_router()
 st.title("Why it happens")
 st.markdown(
     r"""

@@ -128,6 +128,14 @@ def test_gradient_figure_log_norms_and_cosine():
     _assert_consistent_colours(fig)
 
 
+def test_log_axes_get_readable_ticks_over_narrow_and_wide_ranges():
+    narrow = charts._log_ticks([0.95, 1.15])["tickvals"]
+    assert len(narrow) >= 3 and 1.0 in narrow
+    assert charts._log_ticks([0.2, 3])["tickvals"] == pytest.approx([0.2, 0.5, 1, 2])
+    fig = charts.gradient_figure(make_events(), "visual")
+    assert len(fig.layout.yaxis.tickvals) >= 3
+
+
 def test_loss_figure_terms_per_method():
     fig = charts.loss_figure(make_events())
     names = {t.name for t in fig.data}
