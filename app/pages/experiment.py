@@ -120,6 +120,8 @@ with train_col:
     c1.selectbox("Encoder", list(ENCODERS), key="exp_encoder", help="tiny: small CNN (CPU); resnet18: from scratch (GPU)")
     c2.selectbox("Fusion", list(FUSIONS), key="exp_fusion",
                  help="concat: W[h_a; h_v] + b (the paper's); sum: W_a h_a + W_v h_v + b")
+    if st.session_state["exp_fusion"] == "sum":
+        st.caption("With sum fusion, each modality's unimodal logits are its branch's term plus the bias.")
     c1, c2, c3 = st.columns(3)
     c1.number_input("epochs", 1, 1000, key="exp_epochs")
     c2.number_input("batch size", 2, 4096, step=16, key="exp_batch_size")

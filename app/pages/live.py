@@ -57,7 +57,7 @@ def live_view(run_id: str, polling: bool) -> None:
         st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
         state.link("results", "Bar charts, confusion matrices and downloads on Results", icon=":material/table_chart:", run_id=run_id)
     tabs = st.tabs(["Gradient at the visual encoder", "Gradient at the audio encoder", "Losses"]
-                   + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else []))
+                   + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else []), key="live_tabs")
     for tab, modality in zip(tabs, ("visual", "audio")):
         with tab:
             st.plotly_chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
