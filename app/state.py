@@ -135,6 +135,22 @@ def forget(run_id: str) -> None:
         del st.query_params["run"]
 
 
+# ----- the Experiment form ------------------------------------------------------------------------
+def init_form(defaults) -> None:
+    """Widget values live in session state (key exp_<field>) so they survive page changes."""
+    for name, value in defaults.__dict__.items():
+        value = list(value) if isinstance(value, tuple) else value
+        st.session_state.setdefault(f"exp_{name}", 0 if name == "per_class" and value is None else value)
+
+
+def apply_preset() -> None:
+    """Move the synthetic sliders to the chosen preset's values."""
+    from app.forms import preset_values
+
+    for name, value in preset_values(st.session_state["exp_preset"]).items():
+        st.session_state[f"exp_{name}"] = value
+
+
 # ----- words for a run's state ----------------------------------------------------------------
 def _duration(seconds: float | None) -> str:
     if seconds is None:

@@ -14,26 +14,6 @@ from dgl_engine.data.synthetic import PRESETS
 from dgl_engine.methods import METHODS
 from dgl_engine.models import ENCODERS, FUSIONS
 
-PRESET_HELP = {
-    "default": "audio learned at once but missing on 20% of clips; vision always there but slower (the joint model starves vision)",
-    "audio-dominant": "same as default",
-    "visual-dominant": "the mirror image: vision easy but sometimes missing, audio noisy and slower",
-    "balanced": "the control: both easy (the shape's colour gives the class away), so the effect should vanish",
-}
-
-
-def init_defaults() -> None:
-    """Widget values live in session state (key exp_<field>) so they survive page changes."""
-    for name, value in forms.FormValues().__dict__.items():
-        value = list(value) if isinstance(value, tuple) else value
-        st.session_state.setdefault(f"exp_{name}", 0 if name == "per_class" and value is None else value)
-
-
-def apply_preset() -> None:
-    for name, value in forms.preset_values(st.session_state["exp_preset"]).items():
-        st.session_state[f"exp_{name}"] = value
-
-
 @st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
 def describe(dataset: str, root: str, preset: str, seed: int, classes=(), per_class=None, fraction=1.0):
     data = DataConfig(dataset=dataset, root=root, preset=preset, classes=classes, per_class=per_class, fraction=fraction)
@@ -41,7 +21,7 @@ def describe(dataset: str, root: str, preset: str, seed: int, classes=(), per_cl
 
 
 state.ensure_router()
-init_defaults()
+state.init_form(forms.FormValues())
 engine = state.get_engine()
 st.title("Experiment")
 st.caption("One dataset subset, one seed, several methods trained in lockstep: same initial weights, same batches "
@@ -61,9 +41,9 @@ with data_col:
         st.session_state["exp_dataset"], st.session_state["exp_root"] = "synthetic", None
         if st.session_state["exp_preset"] not in PRESETS:
             st.session_state["exp_preset"] = "default"
-        st.selectbox("Preset", list(PRESETS), key="exp_preset", on_change=apply_preset,
-                     help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
-        st.caption(PRESET_HELP.get(st.session_state["exp_preset"], ""))
+        st.selectbox("Preset", list(PRESETS), key="exp_preset", on_change=state.apply_preset,
+                     help="; ".join(f"{k}: {v}" for k, v in forms.PRESET_NOTES.items()))
+        st.caption(forms.PRESET_NOTES.get(st.session_state["exp_preset"], ""))
         audio, visual = st.columns(2)
         for col, m in ((audio, "audio"), (visual, "visual")):
             with col:
