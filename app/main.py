@@ -25,6 +25,6 @@ for key in [k for k in st.session_state if str(k).startswith("exp_")]:
 
 with st.sidebar:
     st.markdown("**DGL Lab** · modality imbalance, seen live")
-    st.caption("Joint training starves the slower modality; Decoupled Gradient Learning gives each encoder its own gradient back.")
+    st.caption("Joint training starves the slower modality; Disentangled Gradient Learning (DGL) gives each encoder its own gradient back.")
 
 st.navigation(pages).run()

@@ -1,6 +1,5 @@
 """Predict: upload or record a clip; trained models say what it is, and what each modality alone says."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
 import streamlit as st
 
 from app import predict_charts as charts
+from app import state
 from dgl_engine.data import media
 from dgl_engine.data.media import MediaError
 from dgl_engine.predict import PredictError, load_predictor, playable_video, predict_many, wav_bytes
@@ -20,11 +20,10 @@ MAX_UPLOAD_MB = 50  # uploads are read into memory, never saved
 VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (media.SUPPORTED_VIDEO, media.SUPPORTED_AUDIO, media.SUPPORTED_IMAGE))
 
 
+state.ensure_router()
+
+
 def get_store() -> RunStore:
-    try:
-        from app import state
-    except ImportError:  # no shared app state: read the store directly
-        return RunStore(os.environ.get("DGL_LAB_HOME", "runs"))
     return state.get_engine().store
 
 

@@ -55,11 +55,16 @@ def class_dirs(base: Path) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".") and _has_media(p))
 
 
+def _has_visual(folder: Path) -> bool:
+    return any(p.suffix.lower() in SUPPORTED_VIDEO + SUPPORTED_IMAGE for p in folder.iterdir() if p.is_file())
+
+
 def detect(root: Path) -> bool:
-    """Class subfolders holding media (directly, or under train/val/test)."""
+    """Class subfolders holding videos or pictures (directly, or under train/val/test).
+    A folder of sounds alone (e.g. FSDD's recordings/) is not an audio-visual dataset."""
     splits = _split_dirs(root)
     bases = list(splits.values()) if "train" in splits else [root]
-    return any(class_dirs(b) for b in bases)
+    return any(_has_visual(d) for b in bases for d in class_dirs(b))
 
 
 def _clips(folder: Path, label: str, split: str, skipped: list, root: Path) -> list[Sample]:
