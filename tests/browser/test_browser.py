@@ -1,4 +1,5 @@
-"""Drive the real app in Chromium: start an experiment, watch it live, read the results.
+"""Drive the real app in Chromium: start an experiment, watch it live, read the results, then
+upload one real clip to the trained models on the Predict page.
 
 Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`); never downloads
 a browser. Skipped without it, unless DGL_LAB_REQUIRE_BROWSER=1 (CI), where it fails.
@@ -108,9 +109,10 @@ def _set_number(page, key: str, value: int) -> None:
     )
 
 
-def test_start_watch_and_read_results(page, app_url, tmp_path):
+def test_start_watch_and_read_results(page, app_url, tmp_path, shared_data):
     try:
         _start_watch_and_read_results(page, app_url, tmp_path)
+        _predict_on_a_real_clip(page, shared_data / "clips" / "example2.mp4")
     except BaseException:
         page.screenshot(path=str(tmp_path / "failure.png"))
         print(f"screenshot of the failing page: {tmp_path / 'failure.png'}")
@@ -158,9 +160,7 @@ def _start_watch_and_read_results(page, app_url, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for()
     time.sleep(1.5)  # let plotly finish drawing before the screenshot
     shot = page.screenshot()
-    (tmp_path / "live.png").write_bytes(shot)
-    (ROOT / "assets").mkdir(exist_ok=True)
-    (ROOT / "assets" / "live.png").write_bytes(shot)
+    (tmp_path / "live.png").write_bytes(shot)  # the README's picture comes from a full run: scripts/readme_screenshot.py
 
     page.reload()  # the URL remembers the run
     page.get_by_text("Finished in").wait_for()
@@ -171,3 +171,15 @@ def _start_watch_and_read_results(page, app_url, tmp_path):
     assert page.locator("[data-testid='stDataFrame']").count() >= 2  # runs table + metrics table
     assert run_id in page.inner_text("body")
     page.locator(".js-plotly-plot").first.wait_for()
+
+
+def _predict_on_a_real_clip(page, clip: Path):
+    """The run just trained appears on Predict; an uploaded real clip gets each model's answer."""
+    page.get_by_role("link", name="Predict", exact=True).click()
+    page.get_by_role("heading", name="Predict").wait_for()
+    page.get_by_text("Upload a clip or an image").wait_for()
+    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(clip))
+    page.get_by_role("heading", name="What the models say").wait_for(timeout=90_000)
+    body = page.inner_text("body")
+    assert "joint" in body and "dgl" in body
+    assert page.locator(".js-plotly-plot").count() >= 2  # probabilities per model (+ spectrogram)
