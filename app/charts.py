@@ -38,7 +38,7 @@ def method_colour(method: str) -> str:
     return _EXTRA_COLOURS[zlib.crc32(method.encode()) % len(_EXTRA_COLOURS)]
 
 
-def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+def layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
         height=height,
@@ -54,7 +54,7 @@ def _empty(title: str, message: str, height: int = 320) -> go.Figure:
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title, height)
+    return layout(fig, title, height)
 
 
 def _methods_in(events: Iterable[dict], methods: Sequence[str] | None, types: tuple[str, ...]) -> list[str]:
@@ -127,7 +127,7 @@ def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None
     fig.update_yaxes(range=[0, 100], matches="y")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="accuracy (%)", row=r, col=1)
-    return _layout(fig, title, 380 * rows + 80)
+    return layout(fig, title, 380 * rows + 80)
 
 
 def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str] | None = None,
@@ -170,7 +170,7 @@ def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str
     fig.update_xaxes(title_text="step", row=2, col=1)
     if total_steps:
         fig.update_xaxes(range=[0, total_steps])
-    return _layout(fig, title, 560)
+    return layout(fig, title, 560)
 
 
 def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None, total_steps: int | None = None) -> go.Figure:
@@ -201,7 +201,7 @@ def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None, to
     fig.update_yaxes(matches="y", rangemode="tozero")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="loss (nats)", row=r, col=1)
-    return _layout(fig, title, 340 * rows + 80)
+    return layout(fig, title, 340 * rows + 80)
 
 
 def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = None, epochs: float | None = None) -> go.Figure:
@@ -223,7 +223,7 @@ def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = Non
     fig.update_xaxes(title_text="epoch", range=[-0.05 * epochs, 1.05 * epochs] if epochs else None)
     fig.update_yaxes(type="log", title_text="audio / visual score (log scale)",
                      **_log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
-    return _layout(fig, title, 360)
+    return layout(fig, title, 360)
 
 
 # ----- Results: the paper's bar chart, probes, confusion matrices, overlays ---------------------
@@ -245,7 +245,7 @@ def _bars(results: dict, methods: Sequence[str] | None, groups: list[tuple[str, 
     fig.update_layout(barmode="group", bargap=0.25, hovermode="closest")
     fig.update_yaxes(range=[0, 105], title_text=y_title)
     fig.update_xaxes(title_text="")
-    return _layout(fig, title, 430)
+    return layout(fig, title, 430)
 
 
 def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
@@ -276,7 +276,7 @@ def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str] | N
     fig.update_xaxes(title_text="predicted class", tickangle=-30)
     fig.update_yaxes(title_text="true class", autorange="reversed")
     fig.update_layout(hovermode="closest")
-    return _layout(fig, title, 420)
+    return layout(fig, title, 420)
 
 
 def overlay_figure(runs: Sequence[tuple[str, Sequence[dict]]], methods: Sequence[str] | None = None) -> go.Figure:
@@ -299,7 +299,7 @@ def overlay_figure(runs: Sequence[tuple[str, Sequence[dict]]], methods: Sequence
         return _empty(title, "Choose runs that have validation curves.")
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 100], title_text="validation accuracy (%)")
-    return _layout(fig, title, 460)
+    return layout(fig, title, 460)
 
 
 # ----- Why it happens: the toy computation and the measured ratio -----------------------------
@@ -328,7 +328,7 @@ def why_figure(other_margin: float, num_classes: int = 6, own_range: tuple[float
     fig.update_xaxes(title_text="this encoder's margin for the true class (logits)")
     fig.update_yaxes(range=[0, 1.02], title_text="error signal 1 − p_y", row=1, col=1)
     fig.update_yaxes(range=[0, max(1.02, 1.05 * float(np.max(fused / alone)))], title_text="ratio (1 = no shrink)", row=1, col=2)
-    return _layout(fig, f"Other modality's margin {other_margin:.1f} on the true class, {num_classes} classes", 430)
+    return layout(fig, f"Other modality's margin {other_margin:.1f} on the true class, {num_classes} classes", 430)
 
 
 def gradient_ratio_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
@@ -354,4 +354,4 @@ def gradient_ratio_figure(events: Sequence[dict], methods: Sequence[str] | None 
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(type="log", title_text="fused / unimodal norm (log scale)",
                      **_log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
-    return _layout(fig, title, 420)
+    return layout(fig, title, 420)

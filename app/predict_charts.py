@@ -12,11 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-try:  # one colour per method across the app
-    from app.charts import method_colour
-except ImportError:  # pragma: no cover - charts.py not there yet
-    def method_colour(method: str) -> str:
-        return {"audio-only": "#E69F00", "visual-only": "#56B4E9", "joint": "#4D4D4D", "dgl": "#009E73"}.get(method, "#0072B2")
+from app.charts import layout, method_colour  # one look and one colour per method across the app
 
 # Okabe-Ito, as elsewhere: fused black, audio orange, visual sky blue.
 ANSWER_COLOURS = {"fused": "#222222", "audio": "#E69F00", "visual": "#56B4E9"}
@@ -25,14 +21,9 @@ ZERO_MODE = "zero mode: the fused head with the other modality's features set to
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=14)),
-        height=height,
-        margin=dict(l=10, r=10, t=50, b=40),
-        # Under the plot: above it, a legend wrapped in a narrow column runs into the title.
-        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
-        barmode="group",
-    )
+    """The app's common layout, tighter: these figures sit in narrow columns."""
+    layout(fig, title, height)
+    fig.update_layout(title_font_size=14, margin=dict(l=10, r=10, t=50, b=40), barmode="group")
     return fig
 
 
