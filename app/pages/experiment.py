@@ -20,6 +20,18 @@ def describe(dataset: str, root: str, preset: str, seed: int, classes=(), per_cl
     return forms.describe_dataset(data, seed)
 
 
+@st.cache_data(max_entries=64, show_spinner="Decoding the clip ...")
+def preview(dataset: str, root: str, preset: str, seed: int, clip: str):
+    """One clip as the user would see and hear it: (frames list of (H, W, 3) uint8, WAV bytes)."""
+    from dgl_engine.data.registry import preview_clip
+    from dgl_engine.predict import wav_bytes
+
+    decoded = preview_clip(DataConfig(dataset=dataset, root=root, preset=preset), clip, seed, sample_rate=16000, fps=2.0)
+    frames = [f.numpy() for f in decoded.frames[:4]] if decoded.frames is not None else []
+    sound = wav_bytes(decoded.waveform, decoded.sample_rate) if decoded.waveform is not None else None
+    return frames, sound
+
+
 state.ensure_router()
 state.init_form(forms.FormValues())
 engine = state.get_engine()
@@ -89,6 +101,21 @@ with data_col:
                 st.caption(note)
             if subset.get("skipped_total") or subset.get("skipped"):
                 st.caption(f"{subset.get('skipped_total', len(subset['skipped']))} files skipped (unreadable or unlabelled).")
+        if subset and subset.get("previews"):
+            with st.expander("Preview a few clips"):
+                shown = st.selectbox("class", list(subset["previews"]), key="exp_preview_class")
+                for item in subset["previews"].get(shown, [])[:3]:
+                    got = state.safely(f"decode {item['clip']}", preview, dataset, root, st.session_state["exp_preset"],
+                                       int(st.session_state["exp_seed"]), item["clip"])
+                    if got is None:
+                        continue
+                    frames, sound = got
+                    st.caption(f"{item['clip']} ({item.get('split', '?')})")
+                    left, right = st.columns([3, 2])
+                    if frames:
+                        left.image(frames, width=110)
+                    if sound:
+                        right.audio(sound, format="audio/wav")
 
 with train_col:
     st.subheader("Methods and training")

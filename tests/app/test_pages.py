@@ -127,6 +127,30 @@ def test_experiment_start_submits_a_run(home):
     assert snap.config["data"]["synthetic"]["num_classes"] == 3 and set(snap.results) == {"joint", "dgl"}
 
 
+def test_experiment_previews_and_trains_on_a_real_dataset(home, shared_data, monkeypatch):
+    """CREMA-D samples under DGL_LAB_DATA: listed, counted per class, previewed, trained from the form."""
+    monkeypatch.setenv("DGL_LAB_DATA", str(shared_data))
+    at = page("experiment").run()
+    choice = f"cremad::{(shared_data / 'cremad').resolve()}"
+    at.selectbox(key="exp_dataset_choice").set_value(choice).run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert at.radio(key="exp_preset").value == "lab"
+    assert any("ANG" in str(df.value) or "ANG" in str(getattr(df.value, "to_string", lambda: "")()) for df in at.dataframe)
+    # The preview decodes real clips (FLV video + its sound) and offers them to watch and hear.
+    at.selectbox(key="exp_preview_class").set_value("ANG").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert len(at.get("audio")) >= 1 and len(at.get("image")) >= 1
+    at.multiselect(key="exp_methods").set_value(["joint", "dgl"])
+    at.number_input(key="exp_epochs").set_value(1)
+    at.number_input(key="exp_batch_size").set_value(2)
+    at.run()
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    snap = state.get_engine().wait(at.session_state["run_id"], timeout=180)
+    assert snap.status == "finished", snap.error
+    assert snap.config["data"]["dataset"] == "cremad" and set(snap.results) == {"joint", "dgl"}
+
+
 # ----- Live --------------------------------------------------------------------------------------
 def test_live_without_runs_says_so(home):
     at = page("live").run()
