@@ -193,7 +193,7 @@ def progress_words(snap: RunSnapshot) -> str:
     if snap.status == "queued":
         return "waiting in the queue"
     if not snap.total_steps:
-        return "preparing ..."
+        return snap.phase_message or "preparing ..."
     epochs = snap.config.get("train", {}).get("epochs", "?")
     text = f"step {snap.step} / {snap.total_steps} · epoch {snap.epoch:.1f} / {epochs} · {_duration(snap.elapsed_s)} elapsed"
     if snap.status == "running" and snap.eta_s is not None:

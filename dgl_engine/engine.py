@@ -44,11 +44,16 @@ class RunSnapshot:
     next_offset: int  # pass as ``since`` to get only newer events
     created: float
     queue_position: int | None = None
+    phase_message: str = ""  # e.g. "caching features: 120/744 clips"
+    phase_done: int = 0
+    phase_total: int = 0
 
     @property
     def progress(self) -> float:
         if self.status == "finished":
             return 1.0
+        if not self.total_steps and self.phase_total:  # before training: e.g. feature caching
+            return self.phase_done / self.phase_total
         return self.step / self.total_steps if self.total_steps else 0.0
 
     @property
@@ -73,6 +78,9 @@ class _RunState:
     events: list[dict] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     cancel_requested: bool = False
+    phase_message: str = ""
+    phase_done: int = 0
+    phase_total: int = 0
 
 
 def describe_error(exc: BaseException) -> str:
@@ -144,6 +152,7 @@ class Engine:
                     state.total_steps, state.epoch, state.elapsed_s, state.eta_s, state.error,
                     tuple(state.warnings), dict(state.results), tuple(state.events[since:]),
                     len(state.events), state.created, position,
+                    state.phase_message, state.phase_done, state.phase_total,
                 )
         return self._stored_snapshot(run_id, since)
 
@@ -210,7 +219,8 @@ class Engine:
                 state.step, state.total_steps, state.epoch = d["step"], d["total_steps"], d["epoch"]
                 state.elapsed_s, state.eta_s = d["elapsed_s"], d["eta_s"]
             elif d["type"] == "phase":
-                state.phase = d["phase"]
+                state.phase, state.phase_message = d["phase"], d.get("message", "")
+                state.phase_done, state.phase_total = d.get("done", 0), d.get("total", 0)
             elif d["type"] == "test":
                 state.results[d["method"]] = d["metrics"]
 

@@ -23,6 +23,8 @@ class PhaseEvent(Event):
     type = "phase"
     phase: str
     message: str = ""
+    done: int = 0  # progress within the phase (e.g. clips cached), when it has one
+    total: int = 0
 
 
 @dataclass(frozen=True)

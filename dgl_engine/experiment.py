@@ -39,7 +39,7 @@ def data_progress(observe: Observer, should_stop: Callable[[], bool], every_s: f
         now = time.monotonic()
         if done == total or now - last[0] >= every_s:
             last[0] = now
-            observe(PhaseEvent("data", f"features cached: {done}/{total} clips"))
+            observe(PhaseEvent("data", f"caching features: {done}/{total} clips", done, total))
 
     return progress
 

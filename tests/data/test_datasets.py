@@ -464,6 +464,7 @@ def test_engine_trains_on_a_folder_dataset(roots: Path, tmp_path: Path):
         run_id = engine.submit(config)
         assert engine.wait(run_id, timeout=120).status == "finished", engine.snapshot(run_id).error
         snap = engine.snapshot(run_id)
-        assert any(e.get("phase") == "data" and e.get("message") == "features cached: 18/18 clips" for e in snap.events)
+        assert any(e.get("phase") == "data" and e.get("message") == "caching features: 18/18 clips"
+                   and (e.get("done"), e.get("total")) == (18, 18) for e in snap.events)
     finally:
         engine.shutdown()

@@ -241,3 +241,19 @@ def test_the_engine_never_imports_ui_libraries():
     result = json.loads(out.stdout)
     assert {"dgl_engine.trainer", "dgl_engine.store", "dgl_engine.methods.dgl", "dgl_engine.data.synthetic"} <= set(result["modules"])
     assert result["ui"] == []
+
+
+def test_snapshot_reports_progress_within_a_phase(tmp_path):
+    """Before training starts (e.g. while features are cached) the snapshot carries the phase's
+    own progress, which the Live page shows as its progress bar."""
+    from dgl_engine.engine import Engine, _RunState
+    from dgl_engine.events import PhaseEvent
+
+    engine = Engine(home=tmp_path, start=False)
+    state = _RunState("r1", small_config())
+    state.status = "running"
+    engine._live["r1"] = state
+    engine._observe(state, PhaseEvent("data", "caching features: 30/120 clips", 30, 120))
+    snap = engine.snapshot("r1")
+    assert snap.phase == "data" and snap.phase_message == "caching features: 30/120 clips"
+    assert snap.progress == 0.25
