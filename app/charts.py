@@ -88,6 +88,15 @@ def _grid(n: int) -> tuple[int, int]:
     return -(-n // cols), cols
 
 
+def _method_panels(methods: Sequence[str]) -> tuple[go.Figure, int, int]:
+    """One panel per method on shared axes, so methods of one experiment sit side by side.
+    Returns (figure, rows, cols); method i goes to row i // cols + 1, col i % cols + 1."""
+    rows, cols = _grid(len(methods))
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=list(methods),
+                        horizontal_spacing=0.03, vertical_spacing=0.16)
+    return fig, rows, cols
+
+
 def _modality_keys(metric_names: set[str]) -> list[tuple[str, str]]:
     """(metric key, modality) pairs a method reports: fused plus each modality, or its one modality."""
     per_modality = [(f"acc_{m}", m) for m in ("audio", "visual") if f"acc_{m}" in metric_names]
@@ -105,9 +114,7 @@ def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None
     methods = [m for m in _methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
     if not methods:
         return _empty(title, "Waiting for the first validation point ...")
-    rows, cols = _grid(len(methods))
-    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=methods,
-                        horizontal_spacing=0.03, vertical_spacing=0.16)
+    fig, rows, cols = _method_panels(methods)
     for i, method in enumerate(methods):
         mine = [e for e in evals if e["method"] == method]
         names = set().union(*(e["metrics"] for e in mine))
@@ -180,9 +187,7 @@ def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None, to
     methods = [m for m in _methods_in(steps, methods, ("step",)) if any(e["method"] == m for e in steps)]
     if not methods:
         return _empty(title, "Waiting for the first training step ...")
-    rows, cols = _grid(len(methods))
-    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=methods,
-                        horizontal_spacing=0.03, vertical_spacing=0.16)
+    fig, rows, cols = _method_panels(methods)
     for i, method in enumerate(methods):
         mine = [e for e in steps if e["method"] == method]
         terms = [t for t in ("fused", "audio", "visual") if t in mine[0]["losses"]]

@@ -67,6 +67,16 @@ def safely(what: str, fn, *args, default=None, **kwargs):
         return default
 
 
+def runs_or_stop(engine) -> list[dict]:
+    """Every run, newest first; with none, say so, offer the Experiment page and stop the page."""
+    runs = safely("list the runs", engine.runs, default=[])
+    if not runs:
+        st.info("No runs yet. Start an experiment first.")
+        link("experiment", "Go to Experiment", icon=":material/tune:")
+        st.stop()
+    return runs
+
+
 # ----- which run a page shows -----------------------------------------------------------------
 def default_run_id(runs: list[dict]) -> str | None:
     """The newest running or queued run, else the newest run (``runs`` is newest first)."""

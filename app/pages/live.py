@@ -13,11 +13,7 @@ from app import charts, state, tables
 state.ensure_router()
 engine = state.get_engine()
 st.title("Live")
-runs = state.safely("list the runs", engine.runs, default=[])
-if not runs:
-    st.info("Nothing has run yet. Start an experiment first.")
-    state.link("experiment", "Go to Experiment", icon=":material/tune:")
-    st.stop()
+runs = state.runs_or_stop(engine)
 
 labels = {r["run_id"]: state.run_label(r) for r in runs}
 current = state.current_run_id(engine)

@@ -13,11 +13,7 @@ from app import charts, state, tables
 state.ensure_router()
 engine = state.get_engine()
 st.title("Results")
-runs = state.safely("list the runs", engine.runs, default=[])
-if not runs:
-    st.info("No runs yet. Start an experiment first.")
-    state.link("experiment", "Go to Experiment", icon=":material/tune:")
-    st.stop()
+runs = state.runs_or_stop(engine)
 
 st.dataframe(tables.runs_frame(runs), hide_index=True, placeholder="–")
 records = {r["run_id"]: r for r in runs}

@@ -155,7 +155,7 @@ def test_experiment_previews_and_trains_on_a_real_dataset(home, shared_data, mon
 def test_live_without_runs_says_so(home):
     at = page("live").run()
     assert not at.exception
-    assert "Nothing has run yet" in texts(at.info)
+    assert "No runs yet" in texts(at.info)
 
 
 def test_live_draws_a_finished_run(stored):
