@@ -1,92 +1,137 @@
-"""What the Experiment page's widgets turn into: an ExperimentConfig, and what the real-dataset
-registry says about the data (guarded: the registry may not offer everything yet)."""
+"""What the Experiment form shows and what it turns into, read from the schema (no Streamlit).
+
+Every widget is one schema leaf (``dgl_engine/config.py``): its key (``exp_<flag words>``), its
+bounds and its help come from the leaf, and the chosen values become an ExperimentConfig
+through the same ``override`` the CLI uses. Method hyperparameters come from each method's own
+declaration (``exp_param_<method>_<name>``). ``FORM_SECTIONS`` lists what the form shows; the
+test in tests/app/test_forms.py fails when a schema leaf is neither shown nor named in
+``NOT_IN_FORM``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import pandas as pd
 
-from dgl_engine.config import DataConfig, ExperimentConfig, ModalitySettings, ModelConfig, TrainConfig
-from dgl_engine.data.synthetic import PRESETS, class_names
+from dgl_engine.api import (
+    REGIMES,
+    ExperimentConfig,
+    Leaf,
+    class_names,
+    describe_methods,
+    get,
+    leaf,
+    leaves,
+    override,
+)
 
 DEFAULTS = ExperimentConfig()
-PRESET_NOTES = {
+REGIME_NOTES = {
     "default": "audio learned at once but missing on 20% of clips; vision always there but slower (the joint model starves vision)",
     "audio-dominant": "same as default",
     "visual-dominant": "the mirror image: vision easy but sometimes missing, audio noisy and slower",
     "balanced": "the control: both easy (the shape's colour gives the class away), so the effect should vanish",
 }
 
+# Which leaves the form shows where (paths). Real-data leaves show only for real datasets;
+# `splits` only for CREMA-D and `test_speakers` only for AV-MNIST, which use them.
+SYNTHETIC = ("data.regime", "data.synthetic.audio.difficulty", "data.synthetic.audio.reliability",
+             "data.synthetic.visual.difficulty", "data.synthetic.visual.reliability",
+             "data.synthetic.visual_colour_cue", "data.synthetic.num_classes", "data.synthetic.samples_per_class")
+SYNTHETIC_ADVANCED = ("data.synthetic.audio.unreliable", "data.synthetic.visual.unreliable", "data.synthetic.frames",
+                      "data.synthetic.split")
+REAL = ("data.preprocessing", "data.classes", "data.per_class", "data.fraction")
+REAL_BY_DATASET = {"cremad": ("data.splits",), "avmnist": ("data.test_speakers",)}
+TRAINING = ("methods", "model.encoder", "model.fusion", "train.epochs", "train.batch_size", "train.lr",
+            "train.optimizer", "seed", "device", "name")
+TRAINING_ADVANCED = ("train.momentum", "train.weight_decay", "train.grad_clip", "train.lr_decay_epoch",
+                     "train.evals_per_epoch", "train.diagnostics_every", "train.precise_bn_samples")
+FORM_SECTIONS = SYNTHETIC + SYNTHETIC_ADVANCED + REAL + sum(REAL_BY_DATASET.values(), ()) + TRAINING + TRAINING_ADVANCED
+# Chosen by the dataset picker rather than typed.
+NOT_IN_FORM = ("data.dataset", "data.root")
 
-@dataclass(frozen=True)
-class FormValues:
-    """The Experiment page's choices (defaults = ExperimentConfig defaults)."""
-
-    dataset: str = "synthetic"
-    root: str | None = None
-    preset: str = DEFAULTS.data.preset
-    audio_difficulty: float = DEFAULTS.data.synthetic.audio.difficulty
-    audio_reliability: float = DEFAULTS.data.synthetic.audio.reliability
-    visual_difficulty: float = DEFAULTS.data.synthetic.visual.difficulty
-    visual_reliability: float = DEFAULTS.data.synthetic.visual.reliability
-    visual_colour_cue: bool = DEFAULTS.data.synthetic.visual_colour_cue
-    num_classes: int = DEFAULTS.data.synthetic.num_classes
-    samples_per_class: int = DEFAULTS.data.synthetic.samples_per_class
-    classes: tuple[str, ...] = ()
-    per_class: int | None = None
-    fraction: float = 1.0
-    methods: tuple[str, ...] = DEFAULTS.methods
-    encoder: str = DEFAULTS.model.encoder
-    fusion: str = DEFAULTS.model.fusion
-    epochs: int = DEFAULTS.train.epochs
-    batch_size: int = DEFAULTS.train.batch_size
-    lr: float = DEFAULTS.train.lr
-    optimizer: str = DEFAULTS.train.optimizer
-    alpha: float = DEFAULTS.train.alpha
-    ogm_alpha: float = DEFAULTS.train.ogm_alpha
-    seed: int = DEFAULTS.seed
-    device: str = DEFAULTS.device
-    name: str = ""
+# Steps for number widgets where the schema's range alone gives an awkward one.
+STEPS = {"train.lr": 0.005, "train.batch_size": 16, "data.synthetic.samples_per_class": 50, "data.per_class": 10,
+         "train.weight_decay": 1e-4, "train.grad_clip": 1.0, "data.fraction": 0.05, "train.precise_bn_samples": 64}
 
 
-def preset_values(preset: str) -> dict:
-    """Slider values of a synthetic preset, keyed like FormValues."""
-    s = PRESETS[preset]
-    return {
-        "audio_difficulty": s.audio.difficulty, "audio_reliability": s.audio.reliability,
-        "visual_difficulty": s.visual.difficulty, "visual_reliability": s.visual.reliability,
-        "visual_colour_cue": s.visual_colour_cue,
-    }
+def key(path: str) -> str:
+    return leaf(path).key
 
 
-def build_config(v: FormValues) -> ExperimentConfig:
-    """The ExperimentConfig these choices describe (validated later by engine.submit)."""
-    if v.dataset == "synthetic":
-        base = PRESETS.get(v.preset, PRESETS["default"])
-        synthetic = dataclasses.replace(
-            base,
-            audio=dataclasses.replace(base.audio, difficulty=v.audio_difficulty, reliability=v.audio_reliability),
-            visual=dataclasses.replace(base.visual, difficulty=v.visual_difficulty, reliability=v.visual_reliability),
-            visual_colour_cue=v.visual_colour_cue,
-            num_classes=int(v.num_classes),
-            samples_per_class=int(v.samples_per_class),
-        )
-        data = DataConfig(dataset="synthetic", preset=v.preset, synthetic=synthetic)
-    else:
-        data = DataConfig(
-            dataset=v.dataset, preset=v.preset, root=v.root, classes=tuple(v.classes),
-            per_class=int(v.per_class) if v.per_class else None, fraction=float(v.fraction),
-        )
-    train = dataclasses.replace(
-        TrainConfig(), epochs=int(v.epochs), batch_size=int(v.batch_size), lr=float(v.lr),
-        optimizer=v.optimizer, alpha=float(v.alpha), ogm_alpha=float(v.ogm_alpha),
-    )
-    return ExperimentConfig(
-        data=data, model=ModelConfig(encoder=v.encoder, fusion=v.fusion), train=train,
-        methods=tuple(v.methods), seed=int(v.seed), device=v.device, name=v.name.strip(),
-    )
+def param_key(method: str, name: str) -> str:
+    return f"exp_param_{method}_{name}"
+
+
+def widget_value(x: Leaf, value):
+    """A config value as its widget holds it: lists for multiselects, 0 for "no limit", text for tuples of numbers."""
+    if x.kind == "strs":
+        return list(value)
+    if x.kind == "floats":
+        return ", ".join(f"{v:g}" for v in value)
+    if x.optional and x.kind == "int":
+        return value or 0
+    if x.optional and x.kind == "str":
+        return value or ""
+    return value
+
+
+def config_value(x: Leaf, value):
+    """The inverse of ``widget_value`` (a tuple of numbers is parsed by the schema)."""
+    from dgl_engine.api import parse
+
+    if x.kind == "strs":
+        return tuple(value)
+    if x.kind == "floats":
+        return parse(x, str(value))
+    if x.optional and x.kind == "int":
+        return int(value) or None
+    if x.optional and x.kind == "str":
+        return str(value).strip() or None
+    if x.kind == "int":
+        return int(value)
+    if x.kind == "float":
+        return float(value)
+    return value
+
+
+def defaults() -> dict[str, object]:
+    """{widget key: value} of the default experiment, method hyperparameters included."""
+    out = {x.key: widget_value(x, get(DEFAULTS, x.path)) for x in leaves() if x.path in FORM_SECTIONS}
+    for method, info in describe_methods().items():
+        for name, spec in info["params"].items():
+            out[param_key(method, name)] = float(spec["default"])
+    return out
+
+
+def regime_values(regime: str) -> dict[str, object]:
+    """{widget key: value} of a synthetic regime's settings (moved when the regime changes)."""
+    base = override(DEFAULTS, {"data.synthetic": REGIMES[regime]})
+    return {x.key: widget_value(x, get(base, x.path)) for x in leaves()
+            if x.path.startswith("data.synthetic.") and x.path in FORM_SECTIONS}
+
+
+def build_config(values: dict[str, object], dataset: str = "synthetic", root: str | None = None) -> ExperimentConfig:
+    """The ExperimentConfig the widget values (keyed as ``defaults``) describe; checked later
+    by the engine's ``submit``. Settings of the other kind of data are left at their defaults."""
+    synthetic = dataset == "synthetic"
+    chosen: dict[str, object] = {"data.dataset": dataset, "data.root": root}
+    for x in leaves():
+        if x.path not in FORM_SECTIONS or x.key not in values:
+            continue
+        if x.path.startswith("data.") and (x.path in SYNTHETIC + SYNTHETIC_ADVANCED) != synthetic:
+            continue
+        if x.path in sum(REAL_BY_DATASET.values(), ()) and x.path not in REAL_BY_DATASET.get(dataset, ()):
+            continue
+        chosen[x.path] = config_value(x, values[x.key])
+    base = DEFAULTS
+    if synthetic:
+        regime = chosen.get("data.regime", "default")
+        base = override(base, {"data.synthetic": REGIMES.get(regime, REGIMES["default"])})
+    config = override(base, chosen)
+    methods = describe_methods()
+    params = {m: {name: float(values[param_key(m, name)]) for name in methods[m]["params"] if param_key(m, name) in values}
+              for m in config.methods if m in methods}
+    return override(config, {"method_params": {m: p for m, p in params.items() if p}})
 
 
 def synthetic_counts(num_classes: int, samples_per_class: int) -> pd.DataFrame:
@@ -99,44 +144,9 @@ def synthetic_counts(num_classes: int, samples_per_class: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# ----- real datasets (dgl_engine.data.registry; may be partly implemented) --------------------
-def discover_datasets() -> tuple[list[dict], str | None]:
-    """([{dataset, root, label}], problem): real datasets found in the data roots."""
-    try:
-        from dgl_engine.data import registry
-
-        found = registry.discover()
-        return [d for d in found if isinstance(d, dict) and d.get("dataset")], None
-    except (ImportError, AttributeError):
-        return [], None  # the registry does not offer discovery yet: synthetic only
-    except Exception as exc:  # noqa: BLE001 - a broken data root must not break the page
-        return [], f"could not look for datasets: {exc}"
-
-
-def describe_dataset(data: DataConfig, seed: int) -> dict | None:
-    """The registry's description (classes, counts per class and split), or None."""
-    from dgl_engine.data import registry
-
-    describe = getattr(registry, "describe", None)
-    return describe(data, seed) if describe else None
-
-
 def counts_frame(description: dict) -> pd.DataFrame:
-    """Counts per class from ``describe()``: accepts {split: [n per class]}, {split: {class: n}}
-    or {class: {split: n}} under "counts"."""
+    """Clips per class and split from ``describe()``'s {"classes", "counts": {split: {class: n}}}."""
     classes = list(description.get("classes") or [])
     counts = description.get("counts") or {}
-    table: dict[str, dict[str, int]] = {c: {} for c in classes}
-    for key, value in counts.items():
-        if isinstance(value, (list, tuple)):  # split -> per class list
-            for c, n in zip(classes, value):
-                table.setdefault(c, {})[key] = n
-        elif isinstance(value, dict) and key in classes:  # class -> split -> n
-            table.setdefault(key, {}).update(value)
-        elif isinstance(value, dict):  # split -> class -> n
-            for c, n in value.items():
-                table.setdefault(c, {})[key] = n
-        else:  # class -> n
-            table.setdefault(key, {})["clips"] = value
-    frame = pd.DataFrame([{"class": c, **splits} for c, splits in table.items()])
-    return frame.fillna(0)
+    rows = [{"class": c, **{split: per_class.get(c, 0) for split, per_class in counts.items()}} for c in classes]
+    return pd.DataFrame(rows)

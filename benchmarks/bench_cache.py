@@ -85,7 +85,7 @@ def bench(name: str, data_cfg: DataConfig, home: Path) -> None:
     data = registry.load_real(data_cfg, seed=0, home=home / "w1")
     load = time.perf_counter() - t0
     cache_s, fly_s, model_s = epoch_from_cache(data), epoch_on_the_fly(catalog, data), epoch_model(data)
-    print(f"{name} [{data_cfg.preset}]: {n} clips, train {len(data.train)}, audio {tuple(data.train.audio.shape[1:])}, "
+    print(f"{name} [{data_cfg.preprocessing}]: {n} clips, train {len(data.train)}, audio {tuple(data.train.audio.shape[1:])}, "
           f"visual {tuple(data.train.visual.shape[1:])}")
     print(f"  caching: {', '.join(rates)}")
     print(f"  load from warm cache: {load * 1000:7.1f} ms (all splits, normalised)")
@@ -101,8 +101,8 @@ def main() -> None:
         write_folder(tmp / "data" / "clips", num_classes=3, per_class=20, seed=0)
         print(f"wrote 60 synthetic clips in {time.perf_counter() - t0:.1f} s; torch threads {torch.get_num_threads()}, "
               f"{os.cpu_count()} CPUs")
-        bench("folder (synthetic exporter)", DataConfig(dataset="folder", preset="lab", root="clips"), tmp / "h1")
-        bench("folder (synthetic exporter)", DataConfig(dataset="folder", preset="paper", root="clips"), tmp / "h2")
+        bench("folder (synthetic exporter)", DataConfig(dataset="folder", preprocessing="lab", root="clips"), tmp / "h1")
+        bench("folder (synthetic exporter)", DataConfig(dataset="folder", preprocessing="paper", root="clips"), tmp / "h2")
         cremad = DATA / "cremad"
         if cremad.is_dir():
             root = tmp / "data" / "cremad"
@@ -110,7 +110,7 @@ def main() -> None:
             (root / "AudioWAV").symlink_to(cremad / "AudioWAV_resampled", target_is_directory=True)
             (root / "VideoFlash").symlink_to(cremad / "VideoFlash", target_is_directory=True)
             for preset in ("lab", "paper"):
-                bench("CREMA-D samples", DataConfig(dataset="cremad", preset=preset, root="cremad"), tmp / f"c{preset}")
+                bench("CREMA-D samples", DataConfig(dataset="cremad", preprocessing=preset, root="cremad"), tmp / f"c{preset}")
         else:
             print(f"CREMA-D samples: missing ({DATA} not present)")
 

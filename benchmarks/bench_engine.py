@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/bench_engine.py --device cuda --encoder resnet18
 
 Prints, per seed, the default experiment's wall time, the joint model's weaker-modality probe
-gap to its unimodal model and DGL's fused gain over joint; the same on the `balanced` preset
+gap to its unimodal model and DGL's fused gain over joint; the same on the `balanced` regime
 (the honest control, where both should shrink); then the cost of a DGL step relative to a joint
 step and the overhead of per-step metrics, gradient diagnostics and validation passes.
 """
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from dgl_engine.config import ExperimentConfig, ModelConfig  # noqa: E402
-from dgl_engine.data.synthetic import PRESETS, load_synthetic  # noqa: E402
+from dgl_engine.data.synthetic import REGIMES, load_synthetic  # noqa: E402
 from dgl_engine.diagnostics import encoder_grad_norms, gradient_diagnostics  # noqa: E402
 from dgl_engine.evaluate import evaluate, precise_bn  # noqa: E402
 from dgl_engine.events import StepEvent  # noqa: E402
@@ -38,7 +38,7 @@ def experiment(preset: str, seed: int, args) -> ExperimentConfig:
     base = ExperimentConfig()
     return dataclasses.replace(
         base,
-        data=dataclasses.replace(base.data, preset=preset, synthetic=PRESETS[preset]),
+        data=dataclasses.replace(base.data, regime=preset, synthetic=REGIMES[preset]),
         model=ModelConfig(encoder=args.encoder),
         seed=seed,
         device=args.device,
@@ -132,7 +132,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {resolve_device(args.device)}, encoder {args.encoder}")
 
     for preset in ["default"] + ([] if args.quick else ["balanced"]):
-        print(f"\n== preset {preset}: audio-only, visual-only, joint, dgl in lockstep, 6 epochs ==")
+        print(f"\n== regime {preset}: audio-only, visual-only, joint, dgl in lockstep, 6 epochs ==")
         print(f"{'seed':>4} {'wall s':>8} {'weak':>7} {'joint probe gap':>16} {'joint acc':>10} {'dgl acc':>8} {'dgl - joint':>12}")
         rows = []
         for s in seeds:

@@ -1,23 +1,30 @@
-"""Command line: ``python -m dgl_engine train|runs|...``.
+"""Command line: ``python -m dgl_engine train|cache|runs|methods|predict|samples``.
 
 Contract other tools depend on: progress (tqdm) on stderr; with ``--json`` stdout is exactly
-one JSON object; bad arguments exit with status 2 and one line naming what is valid.
+one JSON object; bad arguments exit with status 2 and one line naming what is valid, and write
+nothing. ``train``'s and ``cache``'s options are generated from the schema (``config.py``), so
+the CLI can set every setting the Experiment form can.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import sys
 import time
 from pathlib import Path
 
-from dgl_engine.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainConfig, validate
+from dgl_engine.config import DataConfig, ExperimentConfig
+from dgl_engine.errors import ConfigError, unknown
+from dgl_engine.report import SUMMARY_KEYS, TqdmObserver, format_table, summarize
+from dgl_engine.schema import Leaf, leaves, override, parse
 
-# Test-split metrics reported per method; keys that do not apply to a method are omitted.
-SUMMARY_KEYS = ("acc", "acc_audio", "acc_visual", "probe_audio", "probe_visual", "macro_f1")
+__all__ = ["SUMMARY_KEYS", "build_parser", "config_from_args", "main"]
+
+# Shortcuts kept from before methods owned their hyperparameters: flag -> (method, name).
+PARAM_SHORTCUTS = {"--alpha": ("dgl", "alpha"), "--ogm-alpha": ("ogm-ge", "alpha")}
+CACHE_SKIP = ("regime", "synthetic.")  # the cache command reads real data only
 
 
 class UsageError(Exception):
@@ -30,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(name):
-    def parse(text):
+    def parse_int(text):
         try:
             value = int(text)
         except ValueError:
@@ -38,20 +45,54 @@ def _positive_int(name):
         if value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
         return value
-    return parse
+    return parse_int
 
 
-def _number(name):
-    def parse(text):
+def _leaf_help(leaf: Leaf) -> str:
+    extra = [leaf.range_text()] if leaf.range_text() else []
+    if leaf.choices:
+        extra.append(" | ".join(leaf.choices))
+    if leaf.registry:
+        from dgl_engine.validate import registry_names
+
+        extra.append(", ".join(registry_names(leaf.registry)))
+    if leaf.kind in ("strs", "floats"):
+        extra.append("comma-separated")
+    if leaf.default not in (None, (), ""):
+        shown = ",".join(map(str, leaf.default)) if isinstance(leaf.default, tuple) else leaf.default
+        extra.append(f"default {shown}")
+    return leaf.help + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _typed(leaf: Leaf):
+    """argparse ``type=``: the text parsed by the leaf's kind and checked against its range and
+    choices, so every occurrence of a flag is checked (not only the last)."""
+    from dgl_engine.validate import check_leaf
+
+    def convert(text: str):
         try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-    return parse
+            value = parse(leaf, text)
+            check_leaf(leaf, value)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value
+    return convert
 
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+def _add_schema_options(parser: argparse.ArgumentParser, schema_leaves, prefix: str) -> None:
+    """One option per schema leaf, typed and checked by the leaf."""
+    for leaf in schema_leaves:
+        dest = prefix + leaf.path
+        if leaf.kind == "bool":
+            parser.add_argument(leaf.flag, dest=dest, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=_leaf_help(leaf))
+        else:
+            parser.add_argument(leaf.flag, dest=dest, default=argparse.SUPPRESS, metavar=leaf.kind.upper(),
+                                type=_typed(leaf), help=_leaf_help(leaf))
+
+
+def _add_legacy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default=None, help="old name: --regime for synthetic data, --preprocessing for real data")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,40 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train methods in lockstep and print test metrics")
-    t.add_argument("--dataset", default="synthetic", help="synthetic (default), cremad, folder, kinetics-sounds, ave, avmnist")
-    t.add_argument("--preset", default=None, help="synthetic: default, audio-dominant, visual-dominant, balanced; real data: lab, paper")
-    t.add_argument("--root", default=None, help="real datasets: the dataset folder (inside DGL_LAB_DATA)")
-    t.add_argument("--classes", type=_csv, default=(), help="comma-separated subset of classes")
-    t.add_argument("--per-class", type=_positive_int("--per-class"), default=None, help="at most N training clips per class")
-    t.add_argument("--fraction", type=_number("--fraction"), default=1.0, help="keep this fraction of each split")
-    t.add_argument("--splits", default=None, help="CREMA-D: folder with train.csv/test.csv")
-    t.add_argument("--test-speakers", type=_csv, default=(), help="AV-MNIST: speakers held out for test")
-    t.add_argument("--samples-per-class", type=_positive_int("--samples-per-class"), default=None, help="synthetic: samples per class")
-    t.add_argument("--num-classes", type=_positive_int("--num-classes"), default=None, help="synthetic: number of classes")
-    t.add_argument("--methods", type=_csv, default=ExperimentConfig().methods, help="comma-separated methods")
-    t.add_argument("--encoder", default="tiny", help="tiny or resnet18")
-    t.add_argument("--fusion", default="concat", help="concat or sum")
-    t.add_argument("--epochs", type=_positive_int("--epochs"), default=TrainConfig.epochs)
-    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=TrainConfig.batch_size)
-    t.add_argument("--lr", type=_number("--lr"), default=TrainConfig.lr)
-    t.add_argument("--alpha", type=_number("--alpha"), default=TrainConfig.alpha, help="DGL's unimodal loss scale")
-    t.add_argument("--ogm-alpha", type=_number("--ogm-alpha"), default=TrainConfig.ogm_alpha)
-    t.add_argument("--optimizer", default="sgd", help="sgd or adam")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _add_schema_options(t, leaves(ExperimentConfig), "cfg:")
+    t.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE",
+                   help="a method's hyperparameter, e.g. dgl.alpha=4 (repeatable; see `methods`)")
+    for flag, (method, name) in PARAM_SHORTCUTS.items():
+        t.add_argument(flag, dest=f"short:{flag}", default=None, metavar="X", help=f"shortcut for --param {method}.{name}=X")
+    _add_legacy(t)
     t.add_argument("--home", default=None, help="run store folder (default $DGL_LAB_HOME or ./runs)")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     c = sub.add_parser("cache", help="decode a real dataset's clips into the feature cache (resumable)")
-    c.add_argument("--dataset", required=True, help="cremad, folder, kinetics-sounds, ave, avmnist")
-    c.add_argument("--root", required=True, help="the dataset folder (inside DGL_LAB_DATA)")
-    c.add_argument("--preset", default="lab", help="preprocessing: lab (default) or paper")
-    c.add_argument("--classes", type=_csv, default=(), help="comma-separated subset of classes")
-    c.add_argument("--per-class", type=_positive_int("--per-class"), default=None, help="at most N training clips per class")
-    c.add_argument("--fraction", type=_number("--fraction"), default=1.0, help="keep this fraction of each split")
-    c.add_argument("--splits", default=None, help="CREMA-D: folder with train.csv/test.csv")
-    c.add_argument("--test-speakers", type=_csv, default=(), help="AV-MNIST: speakers held out for test")
-    c.add_argument("--seed", type=int, default=0)
+    _add_schema_options(c, [x for x in leaves(DataConfig) if not x.path.startswith(CACHE_SKIP)], "data:")
+    _add_legacy(c)
+    seed = next(x for x in leaves(ExperimentConfig) if x.path == "seed")
+    c.add_argument("--seed", default=0, type=_typed(seed), help="seeds the subset's order (as in train)")
     c.add_argument("--workers", type=_positive_int("--workers"), default=None, help="decoding threads (default: CPUs, at most 8)")
     c.add_argument("--home", default=None, help="run store folder holding .cache/ (default $DGL_LAB_HOME or ./runs)")
     c.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -100,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--home", default=None)
     r.add_argument("--json", action="store_true")
+
+    m = sub.add_parser("methods", help="list the training methods, what each trains, and their hyperparameters")
+    m.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     pr = sub.add_parser("predict", help="say what a clip is (and what each modality alone says) with a trained model")
     pr.add_argument("file", help="a video, audio or image file")
@@ -117,35 +141,65 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(a: argparse.Namespace) -> ExperimentConfig:
-    from dgl_engine.data.synthetic import PRESETS
+# ----------------------------------------------------------------------------- args -> config
 
-    if a.dataset == "synthetic":
-        preset = a.preset or "default"
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
-        synthetic = PRESETS[preset]
-        if a.samples_per_class is not None:
-            synthetic = dataclasses.replace(synthetic, samples_per_class=a.samples_per_class)
-        if a.num_classes is not None:
-            synthetic = dataclasses.replace(synthetic, num_classes=a.num_classes)
-        data = DataConfig(dataset="synthetic", preset=preset, synthetic=synthetic, fraction=a.fraction)
-    else:
-        data = DataConfig(
-            dataset=a.dataset, preset=a.preset or "lab", root=a.root, classes=a.classes,
-            per_class=a.per_class, fraction=a.fraction, splits=a.splits, test_speakers=a.test_speakers,
-        )
-    return ExperimentConfig(
-        data=data,
-        model=ModelConfig(encoder=a.encoder, fusion=a.fusion),
-        train=dataclasses.replace(
-            TrainConfig(), epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, alpha=a.alpha,
-            ogm_alpha=a.ogm_alpha, optimizer=a.optimizer,
-        ),
-        methods=a.methods,
-        seed=a.seed,
-        device=a.device,
-    )
+def _given(a: argparse.Namespace, schema_leaves, prefix: str) -> dict[str, object]:
+    """{path: value} for the options the user gave (already parsed and checked by ``_typed``)."""
+    return {leaf.path: getattr(a, prefix + leaf.path) for leaf in schema_leaves if hasattr(a, prefix + leaf.path)}
+
+
+def _legacy_preset(a: argparse.Namespace, values: dict, path_prefix: str, notices: list[str]) -> None:
+    """--preset, the old name of two things: the synthetic regime and the preprocessing."""
+    if a.preset is None:
+        return
+    synthetic = values.get(f"{path_prefix}dataset", "synthetic") == "synthetic"
+    new = "regime" if synthetic else "preprocessing"
+    values.setdefault(f"{path_prefix}{new}", a.preset)
+    notices.append(f"--preset is now --{new} ({'synthetic data' if synthetic else 'real data'}); "
+                   f"read as --{new} {a.preset}")
+
+
+def config_from_args(a: argparse.Namespace, notices: list[str] | None = None) -> ExperimentConfig:
+    """The ExperimentConfig a ``train`` command line describes (checked later by ``prepare``)."""
+    from dgl_engine.data.synthetic import REGIMES
+
+    notices = [] if notices is None else notices
+    values = _given(a, leaves(ExperimentConfig), "cfg:")
+    _legacy_preset(a, values, "data.", notices)
+    base = ExperimentConfig()
+    if values.get("data.dataset", "synthetic") == "synthetic":
+        regime = values.get("data.regime", "default")
+        if regime not in REGIMES:
+            raise unknown("regime", regime, REGIMES)
+        base = override(base, {"data.synthetic": REGIMES[regime]})  # then the user's own knobs on top
+    config = override(base, values)
+    return override(config, {"method_params": _method_params(a, config.methods, notices)})
+
+
+def _method_params(a: argparse.Namespace, methods: tuple[str, ...], notices: list[str]) -> dict:
+    params: dict[str, dict[str, float]] = {}
+    for flag, (method, name) in PARAM_SHORTCUTS.items():
+        text = getattr(a, f"short:{flag}")
+        if text is None:
+            continue
+        if method not in methods:  # as before: a shortcut for a method not chosen is ignored
+            notices.append(f"{flag} ignored: {method} is not among the chosen methods")
+            continue
+        params.setdefault(method, {})[name] = _number(flag, text)
+    for item in a.param:
+        key, sep, text = item.partition("=")
+        method, dot, name = key.strip().rpartition(".")
+        if not sep or not dot or not method or not name:
+            raise ConfigError(f"--param {item!r}: expected METHOD.NAME=VALUE, e.g. dgl.alpha=4")
+        params.setdefault(method, {})[name] = _number(f"--param {key.strip()}", text)
+    return params
+
+
+def _number(what: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be a number, got {text!r}") from None
 
 
 def _check_home(home: str | None, must_exist: bool) -> Path:
@@ -159,158 +213,67 @@ def _check_home(home: str | None, must_exist: bool) -> Path:
     return path
 
 
-class TqdmObserver:
-    """Progress bar on stderr: one bar over all lockstep steps, with the latest accuracies."""
-
-    def __init__(self):
-        from tqdm import tqdm
-
-        self._tqdm = tqdm
-        self.bar = None
-        self.latest: dict[str, float] = {}
-
-    def __call__(self, event) -> None:
-        if event.type == "phase":
-            if self.bar is None:
-                print(f"[{event.phase}] {event.message}", file=sys.stderr)
-        elif event.type == "progress":
-            if self.bar is None:
-                self.bar = self._tqdm(total=event.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-            self.bar.set_postfix({k: f"{v:.2f}" for k, v in self.latest.items()}, refresh=False)
-            self.bar.update(event.step - self.bar.n)
-        elif event.type == "eval":
-            self.latest[event.method] = event.metrics["acc"]
-        elif event.type == "test" and self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def summarize(results: dict) -> dict:
-    return {m: {k: round(v, 4) for k, v in metrics.items() if k in SUMMARY_KEYS} for m, metrics in results.items()}
-
-
-def format_table(results: dict) -> str:
-    """A readable table of test metrics, then what it shows about imbalance and DGL."""
-    cols = ("acc", "acc_audio", "acc_visual", "probe_audio", "probe_visual", "macro_f1")
-    head = f"{'method':<12}" + "".join(f"{c:>13}" for c in cols)
-    lines = ["Test split (per-modality accuracy in zero mode; probe = linear probe on frozen features)", head, "-" * len(head)]
-    for m, metrics in results.items():
-        lines.append(f"{m:<12}" + "".join(f"{metrics[c] * 100:>12.1f}%" if c in metrics else f"{'-':>13}" for c in cols))
-    lines += [""] + [f"- {s}" for s in findings(results)]
-    return "\n".join(lines)
-
-
-def findings(results: dict) -> list[str]:
-    """Plain sentences comparing the methods (only those the run allows)."""
-    out = []
-    joint, dgl = results.get("joint"), results.get("dgl")
-    for m in ("audio", "visual"):
-        uni = results.get(f"{m}-only")
-        if uni and joint and f"probe_{m}" in uni and f"probe_{m}" in joint:
-            gap = (joint[f"probe_{m}"] - uni[f"probe_{m}"]) * 100
-            line = f"{m} encoder inside the joint model: linear probe {joint[f'probe_{m}'] * 100:.1f}% vs {uni[f'probe_{m}'] * 100:.1f}% trained alone ({gap:+.1f} points)"
-            if dgl and f"probe_{m}" in dgl:
-                line += f"; DGL's: {dgl[f'probe_{m}'] * 100:.1f}%"
-            out.append(line)
-    if joint and dgl:
-        out.append(f"fused accuracy: DGL {dgl['acc'] * 100:.1f}% vs joint {joint['acc'] * 100:.1f}% ({(dgl['acc'] - joint['acc']) * 100:+.1f} points)")
-    return out
-
+# ----------------------------------------------------------------------------- commands
 
 def cmd_train(a) -> int:
-    from dgl_engine.experiment import run_experiment
+    from dgl_engine.lifecycle import create_run, execute_run, prepare
     from dgl_engine.store import RunStore
-    from dgl_engine.trainer import Cancelled
 
-    config = config_from_args(a)
-    warnings = validate(config)
-    if config.data.dataset != "synthetic":
-        from dgl_engine.data.registry import check_root
-
-        check_root(config.data)
+    notices: list[str] = []
+    prepared = prepare(config_from_args(a, notices))
     home = _check_home(a.home, must_exist=True)
-    for w in warnings:
+    for line in notices:
+        print(f"notice: {line}", file=sys.stderr)
+    for w in prepared.warnings:
         print(f"warning: {w}", file=sys.stderr)
     store = RunStore(home)
-    run_id = store.create(config.to_dict(), status="running")
-    store.update(run_id, started=time.time(), warnings=warnings)
+    run_id = create_run(store, prepared, status="running")
     observer = TqdmObserver()
-    t0 = time.time()
-    status, error, results = "finished", None, {}
     # SIGTERM behaves like Ctrl-C: the run is recorded as cancelled, not left "running".
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        if config.data.dataset != "synthetic":
-            fill_cache(config.data, config.seed, home)  # a progress bar while clips are decoded
-        results = run_experiment(config, store, run_id, [observer]).test
-    except (Cancelled, KeyboardInterrupt):
-        status, error = "cancelled", "stopped by the user"
-    except Exception as exc:  # noqa: BLE001 - recorded in the store, reported in one line
-        from dgl_engine.engine import describe_error
-
-        status, error = "failed", describe_error(exc)
+        outcome = execute_run(prepared, store, run_id, [observer])
     finally:
         observer.close()
-    seconds = round(time.time() - t0, 2)
-    store.update(run_id, status=status, error=error, finished=time.time(), seconds=seconds)
     if a.json:
-        out = {"run_id": run_id, "status": status, "seconds": seconds, "methods": summarize(results)}
-        if error:
-            out["error"] = error
+        out = {"run_id": run_id, "status": outcome.status, "seconds": outcome.seconds, "methods": summarize(outcome.results)}
+        if outcome.error:
+            out["error"] = outcome.error
         print(json.dumps(out))
     else:
-        if results:
-            print(format_table(results))
-        print(f"\nrun {run_id}: {status} in {seconds:.1f} s" + (f" ({error})" if error else "") + f"; stored in {home / run_id}")
-    return 0 if status == "finished" else 1
-
-
-def fill_cache(data: DataConfig, seed: int, home: Path, workers: int | None = None) -> dict:
-    """Decode what the feature cache lacks, with a tqdm bar (clips) on stderr."""
-    from tqdm import tqdm
-
-    from dgl_engine.data.registry import cache_features
-
-    bars = []
-
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            if done == total:  # everything already cached: no bar
-                return
-            bars.append(tqdm(total=total, initial=done, unit="clip", desc="caching features", file=sys.stderr,
-                             dynamic_ncols=True, mininterval=0.5))
-        bars[0].update(done - bars[0].n)
-
-    try:
-        return cache_features(data, seed=seed, home=home, progress=progress, workers=workers)
-    finally:
-        for bar in bars:
-            bar.close()
+        if outcome.results:
+            print(format_table(outcome.results))
+        print(f"\nrun {run_id}: {outcome.status} in {outcome.seconds:.1f} s"
+              + (f" ({outcome.error})" if outcome.error else "") + f"; stored in {home / run_id}")
+    return 0 if outcome.status == "finished" else 1
 
 
 def cmd_cache(a) -> int:
-    from dgl_engine.data.registry import check_root, describe
+    from dgl_engine.data.registry import cache_features, check_root, describe
 
-    if a.dataset == "synthetic":
+    cache_leaves = [x for x in leaves(DataConfig) if not x.path.startswith(CACHE_SKIP)]
+    notices: list[str] = []
+    values = _given(a, cache_leaves, "data:")
+    if "dataset" not in values:
+        raise UsageError("the following arguments are required: --dataset")
+    if values["dataset"] == "synthetic":
         raise UsageError("synthetic data is generated, not cached; cache takes a real dataset: cremad, folder, kinetics-sounds, ave, avmnist")
-    if not 0 < a.fraction <= 1:
-        raise UsageError("--fraction must be in (0, 1]")
-    data = DataConfig(
-        dataset=a.dataset, preset=a.preset, root=a.root, classes=a.classes, per_class=a.per_class,
-        fraction=a.fraction, splits=a.splits, test_speakers=a.test_speakers,
-    )
-    check_root(data)
+    _legacy_preset(a, values, "", notices)
+    data = override(DataConfig(), values)
+    seed = a.seed
+    check_root(data, seed)
     home = _check_home(a.home, must_exist=False)
+    for line in notices:
+        print(f"notice: {line}", file=sys.stderr)
+    observer = TqdmObserver()
     try:
-        stats = fill_cache(data, a.seed, home, a.workers)
+        stats = cache_features(data, seed=seed, home=home, progress=lambda d, t: observer._caching(d, t), workers=a.workers)
     except KeyboardInterrupt:
         print("interrupted: the clips decoded so far are kept; run the same command again to resume", file=sys.stderr)
         return 1
-    info = describe(data, a.seed, home=home)
+    finally:
+        observer.close()
+    info = describe(data, seed, home=home)
     speed = stats["decoded"] + stats["failed"]
     out = {**stats, "clips_per_s": round(speed / stats["seconds"], 2) if speed and stats["seconds"] else None,
            "layout": info["layout"], "classes": info["classes"], "counts": info["counts"],
@@ -321,7 +284,7 @@ def cmd_cache(a) -> int:
     per_split = ", ".join(f"{s} {sum(c.values())}" for s, c in info["counts"].items())
     print(f"{info['layout']}\n{stats['clips']} clips ({per_split}) in {len(info['classes'])} classes at {stats['root']}")
     rate = f" ({out['clips_per_s']} clips/s)" if out["clips_per_s"] else ""
-    print(f"features ({a.preset}): {stats['cached']} already cached, {stats['decoded']} decoded, "
+    print(f"features ({data.preprocessing}): {stats['cached']} already cached, {stats['decoded']} decoded, "
           f"{stats['failed']} failed in {stats['seconds']:.1f} s{rate}")
     for note in info["notes"]:
         print(f"- {note}")
@@ -341,7 +304,6 @@ def cmd_runs(a) -> int:
     home = _check_home(a.home, must_exist=True)
     store = RunStore(home)
     store.mark_interrupted()
-    records = store.list()
     rows = [
         {
             "run_id": r["run_id"], "status": r.get("status"), "created": r.get("created"),
@@ -349,7 +311,7 @@ def cmd_runs(a) -> int:
             "methods": (r.get("config") or {}).get("methods"), "seconds": r.get("seconds"),
             "results": summarize(r.get("results") or {}),
         }
-        for r in records
+        for r in store.list()
     ]
     if a.json:
         print(json.dumps(rows))
@@ -360,6 +322,20 @@ def cmd_runs(a) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"] or 0))
         accs = ", ".join(f"{m} {v['acc'] * 100:.1f}%" for m, v in r["results"].items() if "acc" in v)
         print(f"{r['run_id']}  {when}  {r['status'] or '?':<11} {r['dataset'] or '?':<10} {accs}")
+    return 0
+
+
+def cmd_methods(a) -> int:
+    from dgl_engine.methods import describe_methods
+
+    methods = describe_methods()
+    if a.json:
+        print(json.dumps(methods))
+        return 0
+    for name, m in methods.items():
+        print(f"{name} ({' + '.join(m['modalities'])}): {m['routing']}")
+        for p, spec in m["params"].items():
+            print(f"    --param {name}.{p}=X  default {spec['default']:g}, range [{spec['min']:g}, {spec['max']:g}]: {spec['help']}")
     return 0
 
 
@@ -390,8 +366,8 @@ def cmd_samples(a) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "cache": cmd_cache, "runs": cmd_runs}
-COMMANDS.update(predict=cmd_predict, samples=cmd_samples)
+COMMANDS = {"train": cmd_train, "cache": cmd_cache, "runs": cmd_runs, "methods": cmd_methods,
+            "predict": cmd_predict, "samples": cmd_samples}
 
 
 def main(argv=None) -> int:

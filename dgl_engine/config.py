@@ -1,31 +1,48 @@
-"""Experiment configuration: frozen dataclasses shared by the CLI, the app and the store.
+"""Experiment configuration: the one schema, shared by the CLI, the app, the store and the engine.
 
-The UI form and the CLI both build an ``ExperimentConfig``; ``validate`` refuses impossible
-settings with one readable message before anything starts; ``asdict`` goes into run.json
-and ``experiment_from_dict`` reads it back.
+Pure frozen dataclasses that import nothing from the project. Every field carries its help,
+its range and, where it names a registry entry, which registry (``setting(...)``); the CLI's
+options (``dgl_engine/schema.py``), the Experiment form's widgets and the checks in
+``dgl_engine/validate.py`` are all read from here, so they cannot drift apart.
+
+Method hyperparameters are not fields here: each method declares its own
+(``dgl_engine/methods/``) and the config carries their values per method in
+``method_params``, e.g. ``{"dgl": {"alpha": 2.0}, "ogm-ge": {"alpha": 0.8}}``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
-class ConfigError(ValueError):
-    """A setting that cannot work; the message says what is valid."""
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, min: float | None = None, max: float | None = None,
+            min_open: bool = False, max_open: bool = False, choices: tuple[str, ...] | None = None,
+            registry: str | None = None, flag: str | None = None, prefix: str | None = None,
+            max_len: int | None = None, label: str | None = None, default_factory: Any = dataclasses.MISSING):
+    """A schema field: ``min``/``max`` bound numbers (``*_open``: the bound itself is refused),
+    ``choices`` lists literal values, ``registry`` names the registry whose names are valid,
+    ``flag`` overrides the CLI flag, ``prefix`` prefixes the flags of a nested section, ``label``
+    names the setting for people (default: its flag in words)."""
+    meta = {"help": help, "min": min, "max": max, "min_open": min_open, "max_open": max_open,
+            "choices": choices, "registry": registry, "flag": flag, "prefix": prefix, "max_len": max_len,
+            "label": label}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class ModalitySettings:
     """The two knobs a user turns on each synthetic modality."""
 
-    # 0 = trivially easy cue, 1 = barely learnable (noise, clutter, contrast scale with it).
-    difficulty: float = 0.5
-    # Fraction of samples whose cue is present and matches the label; the rest carry no cue
-    # ("drop") or another class's cue ("swap"), so the modality alone tops out below 100%.
-    reliability: float = 1.0
-    unreliable: str = "drop"  # "drop" or "swap"
+    difficulty: float = setting(0.5, "0 = trivially easy cue, 1 = barely learnable (noise, clutter and contrast scale with it)",
+                                min=0.0, max=1.0)
+    # The modality alone tops out below 100% when its cue is sometimes absent or wrong.
+    reliability: float = setting(1.0, "fraction of clips whose cue is present and matches the label", min=0.0, max=1.0)
+    unreliable: str = setting("drop", "what the other clips carry: no cue (drop) or another class's cue (swap)",
+                              choices=("drop", "swap"))
 
 
 @dataclass(frozen=True)
@@ -34,81 +51,97 @@ class SyntheticSettings:
 
     # Default: audio learned almost at once but sometimes missing, vision always there but
     # slower to learn; the regime in which the joint model suppresses vision.
-    audio: ModalitySettings = ModalitySettings(difficulty=0.5, reliability=0.8)
-    visual: ModalitySettings = ModalitySettings(difficulty=0.5, reliability=1.0)
-    # The shape's colour carries the class too (makes vision easy: the balanced control).
-    visual_colour_cue: bool = False
-    num_classes: int = 6
-    samples_per_class: int = 800
-    # Train / validation / test fractions of each class's samples.
-    split: tuple[float, float, float] = (0.625, 0.125, 0.25)
-    frames: int = 1  # RGB frames per clip; >1 makes the shape drift over time
+    audio: ModalitySettings = setting(ModalitySettings(difficulty=0.5, reliability=0.8), "the sound", prefix="audio-")
+    visual: ModalitySettings = setting(ModalitySettings(difficulty=0.5, reliability=1.0), "the picture", prefix="visual-")
+    visual_colour_cue: bool = setting(False, "the shape's colour gives the class away too (makes vision easy: the balanced control)",
+                                      flag="--colour-cue")
+    num_classes: int = setting(6, "number of classes", min=2, max=8)
+    samples_per_class: int = setting(800, "clips per class, split into train / validation / test", min=10, max=20000)
+    split: tuple[float, float, float] = setting((0.625, 0.125, 0.25), "train, validation and test fractions of each class",
+                                                min=0.0, min_open=True, max=1.0)
+    frames: int = setting(1, "RGB frames per clip; more than 1 makes the shape drift over time", min=1, max=16)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which dataset, which subset of it, and how its media become features."""
 
-    dataset: str = "synthetic"  # synthetic | cremad | folder | ave | avmnist
-    preset: str = "default"  # synthetic preset, or preprocessing preset (lab | paper) for real data
-    synthetic: SyntheticSettings = SyntheticSettings()
-    root: str | None = None  # real datasets: folder inside a data root (DGL_LAB_DATA)
-    classes: tuple[str, ...] = ()  # subset of classes (empty = all)
-    per_class: int | None = None  # at most this many training clips per class
-    fraction: float = 1.0  # keep this fraction of each split (seeded)
-    splits: str | None = None  # CREMA-D: folder holding train.csv/test.csv
-    test_speakers: tuple[str, ...] = ()  # AV-MNIST: speakers held out for test
+    dataset: str = setting("synthetic", "the built-in synthetic data, or a real dataset inside a data root", registry="dataset")
+    # Two different things, named apart: a synthetic *regime* (how hard each modality is) and a
+    # *preprocessing* preset (how real media become features).
+    regime: str = setting("default", "synthetic data: which modality is easy and which is reliable", registry="regime")
+    preprocessing: str = setting("lab", "real data: how media become features (lab: CPU-sized; paper: the official CREMA-D pipeline)",
+                                 registry="preprocessing")
+    synthetic: SyntheticSettings = setting(SyntheticSettings(), "synthetic data settings", prefix="")
+    root: str | None = setting(None, "real datasets: the dataset folder, inside a data root (DGL_LAB_DATA)", max_len=4096)
+    classes: tuple[str, ...] = setting((), "subset of classes (empty = all)")
+    per_class: int | None = setting(None, "at most this many training clips per class (validation and test shrink in proportion)",
+                                    min=1, max=10**7)
+    fraction: float = setting(1.0, "keep this fraction of each split and class (seeded)", min=0.0, min_open=True, max=1.0)
+    splits: str | None = setting(None, "CREMA-D: folder holding train.csv and test.csv", max_len=4096)
+    test_speakers: tuple[str, ...] = setting((), "AV-MNIST: speakers held out for test")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    encoder: str = "tiny"  # tiny (small CNN, CPU default) | resnet18 (torchvision, from scratch)
-    fusion: str = "concat"  # concat | sum
+    encoder: str = setting("tiny", "tiny: a small CNN (CPU default); resnet18: torchvision's, from scratch (GPU)", registry="encoder")
+    fusion: str = setting("concat", "concat: W[h_a; h_v] + b (the paper's); sum: W_a h_a + W_v h_v + b", registry="fusion")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 6  # the imbalance is a finite-budget effect: largest after 3-6 epochs
-    batch_size: int = 64
+    # The imbalance is a finite-budget effect: largest after 3-6 epochs.
+    epochs: int = setting(6, "passes over the training split", min=1, max=1000)
+    batch_size: int = setting(64, "clips per step (the ragged last batch is dropped)", min=2, max=4096)
     # 0.03, not the paper's 2e-3: short runs need it (at 2e-3 vision is at chance after 6 epochs).
-    lr: float = 0.03
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    grad_clip: float = 40.0  # total gradient norm, as in the official code
-    optimizer: str = "sgd"  # sgd | adam (under Adam, DGL's alpha has no effect: scale-invariant)
-    alpha: float = 2.0  # DGL's unimodal loss scale; alpha*lr too large collapses the weak encoder
-    ogm_alpha: float = 0.8  # OGM-GE's modulation strength
-    lr_decay_epoch: int | None = None  # multiply lr by 0.1 from this epoch (official: 70 of 100)
-    evals_per_epoch: int = 2  # validation points per epoch for the live curves
-    diagnostics_every: int = 20  # steps between gradient diagnostics
-    precise_bn_samples: int = 512  # training samples used to re-estimate BN statistics before evals
+    lr: float = setting(0.03, "learning rate", min=0.0, min_open=True, max=10.0, label="learning rate")
+    momentum: float = setting(0.9, "SGD momentum", min=0.0, max=1.0, max_open=True)
+    weight_decay: float = setting(1e-4, "L2 weight decay", min=0.0, max=1.0, max_open=True)
+    grad_clip: float = setting(40.0, "total gradient norm clip, as in the official code", min=0.0, min_open=True, max=1e6)
+    # Under Adam, DGL's alpha has no effect: Adam is invariant to the scale of the loss.
+    optimizer: str = setting("sgd", "sgd or adam", choices=("sgd", "adam"))
+    lr_decay_epoch: int | None = setting(None, "multiply the learning rate by 0.1 from this epoch on (official: 70 of 100)",
+                                         min=1, max=1000)
+    evals_per_epoch: int = setting(2, "validation points per epoch for the live curves", min=1, max=20)
+    diagnostics_every: int = setting(20, "steps between gradient diagnostics", min=1, max=10**6)
+    precise_bn_samples: int = setting(512, "training clips used to re-estimate BatchNorm statistics before each evaluation",
+                                      min=0, max=10**6)
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One dataset subset, one seed, shared hyperparameters, several methods in lockstep."""
 
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    methods: tuple[str, ...] = ("audio-only", "visual-only", "joint", "dgl")
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    name: str = ""  # optional label shown in the app
+    data: DataConfig = setting(DataConfig(), "the data", prefix="")
+    model: ModelConfig = setting(ModelConfig(), "the model", prefix="")
+    train: TrainConfig = setting(TrainConfig(), "the optimisation", prefix="")
+    methods: tuple[str, ...] = setting(("audio-only", "visual-only", "joint", "dgl"), "methods trained in lockstep",
+                                       registry="method")
+    # {method: {hyperparameter: value}}; each method declares its own (name, default, range).
+    method_params: dict[str, dict[str, float]] = setting(help="per-method hyperparameters", default_factory=dict)
+    seed: int = setting(0, "seeds the data, the initial weights and the batch order", min=0, max=2**31 - 1)
+    device: str = setting("auto", "auto picks a CUDA GPU when there is one", choices=("auto", "cpu", "cuda"))
+    name: str = setting("", "optional label shown in the app", max_len=80)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _build(cls, d: dict):
-    """Rebuild a (nested) frozen dataclass from ``asdict`` output, ignoring unknown keys."""
+# ----------------------------------------------------------------------------- from dicts
+
+def from_dict(cls, d: dict):
+    """Rebuild a (nested) frozen dataclass from ``asdict`` output: unknown keys are ignored,
+    lists become tuples. The one way every record in this project is read back."""
+    if not isinstance(d, dict):
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in d:
             continue
         v = d[f.name]
-        if dataclasses.is_dataclass(f.default) and isinstance(v, dict):
-            v = _build(type(f.default), v)
+        nested = f.default if dataclasses.is_dataclass(f.default) else None
+        if nested is not None and isinstance(v, dict):
+            v = from_dict(type(nested), v)
         elif isinstance(v, list):
             v = tuple(v)
         kwargs[f.name] = v
@@ -116,80 +149,21 @@ def _build(cls, d: dict):
 
 
 def experiment_from_dict(d: dict) -> ExperimentConfig:
-    return _build(ExperimentConfig, d)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
-
-def validate(config: ExperimentConfig) -> list[str]:
-    """Raise ConfigError for impossible settings; return warnings for risky ones."""
-    from dgl_engine.methods import METHODS
-    from dgl_engine.models.encoders import ENCODERS
-    from dgl_engine.models.fusion import FUSIONS
-
-    warnings: list[str] = []
-    _check(len(config.methods) > 0, "choose at least one method")
-    for m in config.methods:
-        _check(m in METHODS, f"unknown method {m!r}; valid: {', '.join(METHODS)}")
-    _check(len(set(config.methods)) == len(config.methods), "each method may appear once")
-    _check(config.model.encoder in ENCODERS, f"unknown encoder {config.model.encoder!r}; valid: {', '.join(ENCODERS)}")
-    _check(config.model.fusion in FUSIONS, f"unknown fusion {config.model.fusion!r}; valid: {', '.join(FUSIONS)}")
-    _check(config.device in ("auto", "cpu", "cuda"), f"unknown device {config.device!r}; valid: auto, cpu, cuda")
-    if config.device == "cuda":
-        import torch
-
-        _check(torch.cuda.is_available(), "device cuda asked for, but no CUDA GPU is available; use auto or cpu")
-    _check(isinstance(config.seed, int) and config.seed >= 0, "seed must be a whole number >= 0")
-
-    t = config.train
-    _check(1 <= t.epochs <= 1000, "epochs must be between 1 and 1000")
-    _check(2 <= t.batch_size <= 4096, "batch size must be between 2 and 4096")
-    _check(math.isfinite(t.lr) and 0 < t.lr <= 10, "learning rate must be > 0 and <= 10")
-    _check(0 <= t.momentum < 1, "momentum must be in [0, 1)")
-    _check(0 <= t.weight_decay < 1, "weight decay must be in [0, 1)")
-    _check(t.grad_clip > 0, "gradient clip must be > 0")
-    _check(t.optimizer in ("sgd", "adam"), f"unknown optimizer {t.optimizer!r}; valid: sgd, adam")
-    _check(math.isfinite(t.alpha) and 0 < t.alpha <= 100, "alpha must be > 0 and <= 100")
-    _check(0 <= t.ogm_alpha <= 10, "OGM-GE alpha must be in [0, 10]")
-    _check(1 <= t.evals_per_epoch <= 20, "evaluations per epoch must be between 1 and 20")
-    _check(t.diagnostics_every >= 1, "diagnostics interval must be >= 1 step")
-    _check(t.precise_bn_samples >= 0, "precise-BN samples must be >= 0")
-    if t.optimizer == "adam" and "dgl" in config.methods:
-        warnings.append("Under Adam, DGL's alpha has no effect: Adam is invariant to the scale of the loss.")
-    if t.optimizer == "sgd" and "dgl" in config.methods and t.alpha * t.lr > 0.12:
-        warnings.append(
-            f"alpha x lr = {t.alpha * t.lr:.3g} is large: DGL's weaker encoder may collapse "
-            "(alpha 2 with lr 0.03 is safe on the synthetic data)."
-        )
-    if config.model.fusion == "sum" and "ogm-ge" in config.methods:
-        warnings.append("OGM-GE's slice split is defined for concat fusion; with sum it uses each branch's term.")
-
-    d = config.data
-    _check(0 < d.fraction <= 1, "fraction must be in (0, 1]")
-    _check(d.per_class is None or d.per_class >= 1, "clips per class must be >= 1")
-    if d.dataset == "synthetic":
-        from dgl_engine.data.synthetic import PRESETS
-
-        _check(d.preset in PRESETS, f"unknown preset {d.preset!r}; valid: {', '.join(PRESETS)}")
-        s = d.synthetic
-        _check(2 <= s.num_classes <= 8, "synthetic classes must be between 2 and 8")
-        _check(10 <= s.samples_per_class <= 20000, "samples per class must be between 10 and 20000")
-        _check(1 <= s.frames <= 16, "frames per clip must be between 1 and 16")
-        _check(len(s.split) == 3 and all(f > 0 for f in s.split), "split needs three positive fractions")
-        _check(abs(sum(s.split) - 1) < 1e-6, "train/validation/test fractions must add up to 1")
-        for name, m in (("audio", s.audio), ("visual", s.visual)):
-            _check(0 <= m.difficulty <= 1, f"{name} difficulty must be in [0, 1]")
-            _check(0 <= m.reliability <= 1, f"{name} reliability must be in [0, 1]")
-            _check(m.unreliable in ("drop", "swap"), f"{name}: unreliable must be drop or swap")
-        n_train = int(s.samples_per_class * s.split[0] * d.fraction)
-        _check(n_train >= 2, "fewer than 2 training samples per class: raise samples per class")
-    else:
-        from dgl_engine.data.registry import DATASETS
-
-        _check(d.dataset in DATASETS, f"unknown dataset {d.dataset!r}; valid: synthetic, {', '.join(DATASETS)}")
-        _check(d.preset in ("lab", "paper"), f"unknown preprocessing preset {d.preset!r}; valid: lab, paper")
-        _check(bool(d.root), f"dataset {d.dataset} needs a root folder")
-    return warnings
+    """An ExperimentConfig from run.json's ``config``, including records written before the
+    schema split presets apart and moved method hyperparameters into ``method_params``."""
+    d = dict(d)
+    data = dict(d.get("data") or {})
+    if "preset" in data:  # old records: one "preset" meant two things
+        preset = data.pop("preset")
+        key = "regime" if data.get("dataset", "synthetic") == "synthetic" else "preprocessing"
+        data.setdefault(key, preset)
+    d["data"] = data
+    train = dict(d.get("train") or {})
+    params = {m: dict(p) for m, p in (d.get("method_params") or {}).items()}
+    for old, method in (("alpha", "dgl"), ("ogm_alpha", "ogm-ge")):
+        if old in train:
+            value = train.pop(old)
+            if method in (d.get("methods") or ()):
+                params.setdefault(method, {}).setdefault("alpha", value)
+    d["train"], d["method_params"] = train, params
+    return from_dict(ExperimentConfig, d)

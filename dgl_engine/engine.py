@@ -18,10 +18,11 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from dgl_engine.config import ConfigError, ExperimentConfig, experiment_from_dict, validate
+from dgl_engine.config import ExperimentConfig
+from dgl_engine.errors import ConfigError
 from dgl_engine.events import Event
+from dgl_engine.lifecycle import Prepared, create_run, execute_run, prepare
 from dgl_engine.store import TERMINAL, RunStore, StoreError
-from dgl_engine.trainer import Cancelled, Diverged
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class RunSnapshot:
 @dataclass
 class _RunState:
     run_id: str
-    config: ExperimentConfig
+    prepared: Prepared
     status: str = "queued"
     phase: str = "queued"
     step: int = 0
@@ -81,18 +82,6 @@ class _RunState:
     phase_message: str = ""
     phase_done: int = 0
     phase_total: int = 0
-
-
-def describe_error(exc: BaseException) -> str:
-    """One readable line for a failed run."""
-    import torch
-
-    if isinstance(exc, Diverged):
-        return str(exc)
-    if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in str(exc).lower():
-        return "out of memory: lower the batch size, the number of samples or use the tiny encoder"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Engine:
@@ -112,14 +101,9 @@ class Engine:
     # ----- public API --------------------------------------------------------------------
     def submit(self, config: ExperimentConfig) -> str:
         """Validate and queue an experiment; returns its run id. Raises ConfigError."""
-        warnings = validate(config)
-        if config.data.dataset != "synthetic":
-            from dgl_engine.data.registry import check_root
-
-            check_root(config.data)  # a wrong path is refused before anything is written
-        run_id = self.store.create(config.to_dict())
-        self.store.update(run_id, warnings=warnings)
-        state = _RunState(run_id, config, warnings=list(warnings))
+        prepared = prepare(config)  # a wrong setting or path is refused before anything is written
+        run_id = create_run(self.store, prepared)
+        state = _RunState(run_id, prepared, warnings=list(prepared.warnings))
         with self._lock:
             self._live[run_id] = state
             self._order.append(run_id)
@@ -148,7 +132,7 @@ class Engine:
             if state is not None:
                 position = self._order.index(run_id) + 1 if run_id in self._order else None
                 return RunSnapshot(
-                    run_id, state.status, state.config.to_dict(), state.phase, state.step,
+                    run_id, state.status, state.prepared.config.to_dict(), state.phase, state.step,
                     state.total_steps, state.epoch, state.elapsed_s, state.eta_s, state.error,
                     tuple(state.warnings), dict(state.results), tuple(state.events[since:]),
                     len(state.events), state.created, position,
@@ -225,8 +209,6 @@ class Engine:
                 state.results[d["method"]] = d["metrics"]
 
     def _work(self) -> None:
-        from dgl_engine.experiment import run_experiment
-
         while True:
             run_id = self._queue.get()
             if run_id is None:
@@ -237,38 +219,15 @@ class Engine:
                     continue
                 self._order.remove(run_id)
                 state.status, state.phase = "running", "starting"
-            started = time.time()
-            self.store.update(run_id, status="running", started=started)
-            status, error = "finished", None
-            try:
-                run_experiment(
-                    state.config, self.store, run_id,
-                    observers=[lambda e, s=state: self._observe(s, e)],
-                    should_stop=lambda s=state: s.cancel_requested,
-                )
-            except Cancelled:
-                status = "cancelled"
-            except BaseException as exc:  # noqa: BLE001 - a failing run must not kill the engine
-                status, error = "failed", describe_error(exc)
-                self._log_traceback(run_id)
-            # Durable first: once a snapshot says the run is over, run.json says so too.
-            try:
-                self.store.update(run_id, status=status, error=error, finished=time.time())
-            except (OSError, StoreError):
-                pass  # the run folder was removed underneath us; the live state still says why
+            # The outcome is durable in run.json before any snapshot says the run is over.
+            outcome = execute_run(
+                state.prepared, self.store, run_id,
+                observers=[lambda e, s=state: self._observe(s, e)],
+                should_stop=lambda s=state: s.cancel_requested,
+            )
             with self._lock:
-                state.status, state.error = status, error
-                state.phase = status
-
-    def _log_traceback(self, run_id: str) -> None:
-        try:
-            (self.store.run_dir(run_id) / "traceback.txt").write_text(traceback.format_exc())
-        except OSError:
-            pass
+                state.status, state.error = outcome.status, outcome.error
+                state.phase = outcome.status
 
 
-def config_of(snapshot: RunSnapshot) -> ExperimentConfig:
-    return experiment_from_dict(snapshot.config)
-
-
-__all__ = ["Engine", "RunSnapshot", "ConfigError", "config_of"]
+__all__ = ["Engine", "RunSnapshot", "ConfigError"]

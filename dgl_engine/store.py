@@ -101,7 +101,7 @@ class RunStore:
             return False
 
     # ----- runs --------------------------------------------------------------------------
-    def create(self, config: dict, run_id: str | None = None, status: str = "queued") -> str:
+    def create(self, config: dict, run_id: str | None = None, status: str = "queued", warnings: list[str] = ()) -> str:
         run_id = run_id or new_run_id()
         d = self.run_dir(run_id)
         d.mkdir(parents=True, exist_ok=False)
@@ -114,7 +114,7 @@ class RunStore:
             "started": None,
             "finished": None,
             "error": None,
-            "warnings": [],
+            "warnings": list(warnings),
             "versions": versions(),
             "host": socket.gethostname(),
             "pid": os.getpid(),

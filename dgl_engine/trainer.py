@@ -76,13 +76,14 @@ def train_experiment(
 
     # One initialisation, copied to every method; one data order, shared by all.
     init = build_model(config.model, num_classes, config.seed)
-    methods = {name: create_method(name, tc, torch.Generator().manual_seed(config.seed + 7919 * i)) for i, name in enumerate(config.methods)}
+    methods = {name: create_method(name, config.method_params.get(name), torch.Generator().manual_seed(config.seed + 7919 * i))
+               for i, name in enumerate(config.methods)}
     models = {name: copy.deepcopy(init).to(device).train() for name in methods}
     optimizers = {name: make_optimizer(models[name], tc) for name in methods}
     order_rng = torch.Generator().manual_seed(config.seed)
     # The official CREMA-D pipeline augments training frames; our `paper` preset does too.
     augment_rng = torch.Generator().manual_seed(config.seed + 2)
-    augment = config.data.dataset != "synthetic" and config.data.preset == "paper"
+    augment = config.data.dataset != "synthetic" and config.data.preprocessing == "paper"
     bn_index = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed + 1))
     bn_split = data.train.subset(bn_index[: tc.precise_bn_samples])
 

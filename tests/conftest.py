@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dgl_engine.config import ExperimentConfig, SyntheticSettings, TrainConfig
-from dgl_engine.data.synthetic import PRESETS
+from dgl_engine.data.synthetic import REGIMES
 
 SHARED_DATA = next(
     (p for p in (Path(__file__).resolve().parents[1] / "shared" / "data", Path(__file__).resolve().parents[2] / "shared" / "data") if p.is_dir()),
@@ -18,7 +18,7 @@ SHARED_DATA = next(
 
 def small_config(methods=("audio-only", "visual-only", "joint", "dgl"), samples_per_class=60, epochs=2, seed=0, **train) -> ExperimentConfig:
     """A few-second experiment on a small synthetic dataset."""
-    synthetic = dataclasses.replace(PRESETS["default"], samples_per_class=samples_per_class)
+    synthetic = dataclasses.replace(REGIMES["default"], samples_per_class=samples_per_class)
     base = ExperimentConfig()
     return dataclasses.replace(
         base,
@@ -40,13 +40,10 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """(home, run_id): a finished 4-method run on a small synthetic dataset, stored on disk."""
-    from dgl_engine.experiment import run_experiment
+    from dgl_engine.lifecycle import run
     from dgl_engine.store import RunStore
 
     home = tmp_path_factory.mktemp("runs")
-    store = RunStore(home)
-    config = small_config()
-    run_id = store.create(config.to_dict(), status="running")
-    run_experiment(config, store, run_id)
-    store.update(run_id, status="finished")
-    return home, run_id
+    outcome = run(small_config(), RunStore(home))
+    assert outcome.status == "finished", outcome.error
+    return home, outcome.run_id

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from dgl_engine.config import ConfigError
+from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val
 from dgl_engine.data.media import SUPPORTED_VIDEO
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dgl_engine.config import ConfigError
+from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Catalog, Sample, carve_val, generator
 
 DIGITS = tuple(str(d) for d in range(10))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 
-from dgl_engine.config import ConfigError
+from dgl_engine.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 VAL_FRACTION = 0.1  # validation carved from train when a dataset has none

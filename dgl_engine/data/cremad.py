@@ -19,7 +19,7 @@ import csv
 import re
 from pathlib import Path
 
-from dgl_engine.config import ConfigError
+from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val, with_split
 
 # The official code's label order (class_dict in OGM-GE/DGL's CramedDataset).

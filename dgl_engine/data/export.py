@@ -14,13 +14,13 @@ import torch
 
 from dgl_engine.config import SyntheticSettings
 from dgl_engine.data.media import write_mp4
-from dgl_engine.data.synthetic import CLIP_SECONDS, PRESETS, SAMPLE_RATE, class_names, generate_raw
+from dgl_engine.data.synthetic import CLIP_SECONDS, REGIMES, SAMPLE_RATE, class_names, generate_raw
 
 
 def synthetic_clips(num_classes: int, per_class: int, seed: int = 0, frames: int = 2,
                     settings: SyntheticSettings | None = None) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """[(class name, waveform (8000,) at 8 kHz, frames (T, 32, 32, 3) uint8)], per_class per class."""
-    base = settings or PRESETS["balanced"]
+    base = settings or REGIMES["balanced"]
     spc = math.ceil(per_class / base.split[0]) + 2  # generate_raw's train split holds ~62.5%
     s = dataclasses.replace(base, num_classes=num_classes, samples_per_class=spc, frames=frames)
     waves, pictures, labels = generate_raw(s, seed, "train")

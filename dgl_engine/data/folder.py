@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgl_engine.config import ConfigError
+from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import SPLITS, Catalog, Sample, assign_splits, carve_val
 from dgl_engine.data.media import SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO
 

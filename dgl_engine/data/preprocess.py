@@ -1,6 +1,6 @@
 """Preprocessing presets, one clip's model inputs, and the normalised ``AVData`` of a dataset.
 
-Presets (``DataConfig.preset``):
+Preprocessing presets (``DataConfig.preprocessing``):
 - ``paper``: the official CREMA-D pipeline of the OGM-GE/DGL code: audio at 22,050 Hz tiled to
   3 s, log-magnitude STFT (n_fft 512, hop 353) -> (1, 257, 188); one frame per clip at 1 fps,
   224 px, ImageNet mean/std. The official code also augments frames in training (random
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from dgl_engine.config import ConfigError
+from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Sample
 from dgl_engine.data.dataset import AVData, Normalization, Split
 from dgl_engine.data.features import IMAGENET_MEAN, IMAGENET_STD, AudioFeatures, VisualFeatures
 from dgl_engine.data.media import SUPPORTED_IMAGE, DecodedClip, MediaError, clip_to_inputs, decode_clip
 
-PRESETS: dict[str, tuple[AudioFeatures, VisualFeatures]] = {
+PREPROCESSING: dict[str, tuple[AudioFeatures, VisualFeatures]] = {
     "paper": (
         AudioFeatures(sample_rate=22050, clip_seconds=3.0, kind="logstft", n_fft=512, hop_length=353,
                       f_min=0.0, f_max=11025.0, pad_mode="tile"),
@@ -47,9 +47,9 @@ DATASET_VISUAL = {("avmnist", "lab"): VisualFeatures(frames=1, fps=1.0, size=28)
 
 def feature_specs(preset: str, dataset: str = "") -> tuple[AudioFeatures, VisualFeatures]:
     """The (audio, visual) feature specs of a preprocessing preset for a dataset."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preprocessing preset {preset!r}; valid: {', '.join(PRESETS)}")
-    audio, visual = PRESETS[preset]
+    if preset not in PREPROCESSING:
+        raise ConfigError(f"unknown preprocessing preset {preset!r}; valid: {', '.join(PREPROCESSING)}")
+    audio, visual = PREPROCESSING[preset]
     return audio, DATASET_VISUAL.get((dataset, preset), visual)
 
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dgl_engine.config import ConfigError, DataConfig
+from dgl_engine.config import DataConfig
+from dgl_engine.errors import ConfigError, unknown
 from dgl_engine.data import ave, avmnist, cremad, folder
 from dgl_engine.data.catalog import SPLITS, Catalog, select
 
@@ -150,10 +151,12 @@ def discover() -> list[dict]:
 
 def _catalog(data: DataConfig, seed: int) -> Catalog:
     """The selected clips of a dataset (ConfigError for anything unusable)."""
+    from dgl_engine.data.preprocess import PREPROCESSING
+
     if data.dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset {data.dataset!r}; valid: synthetic" + "".join(f", {n}" for n in DATASETS))
-    if data.preset not in ("lab", "paper"):
-        raise ConfigError(f"unknown preprocessing preset {data.preset!r} for {data.dataset}; valid: lab, paper")
+        raise unknown("dataset", data.dataset, ("synthetic", *DATASETS))
+    if data.preprocessing not in PREPROCESSING:
+        raise unknown("preprocessing preset", data.preprocessing, PREPROCESSING)
     kind = DATASETS[data.dataset]
     root = resolve_root(data.root)
     if not kind.detect(root):
@@ -164,14 +167,16 @@ def _catalog(data: DataConfig, seed: int) -> Catalog:
     return select(catalog, data.classes, data.per_class, data.fraction, seed)
 
 
-def check_root(data: DataConfig) -> None:
-    """Refuse a dataset, root, split file or class that cannot be used, before anything is written."""
+def check_root(data: DataConfig, seed: int = 0) -> Catalog | None:
+    """Refuse a dataset, root, split file or class that cannot be used, before anything is
+    written; the subset's catalog otherwise (``load_real`` reuses it instead of scanning again)."""
     if data.dataset == "synthetic":
-        return
-    catalog = _catalog(data, seed=0)
+        return None
+    catalog = _catalog(data, seed)
     n_train = sum(s.split == "train" for s in catalog.samples)
     if n_train < 2:
         raise ConfigError(f"{catalog.root}: {n_train} training clip(s) in the chosen subset; training needs at least 2")
+    return catalog
 
 
 def describe(data: DataConfig, seed: int = 0, home=None) -> dict:
@@ -216,7 +221,7 @@ def _cache(catalog: Catalog, data: DataConfig, home):
     from dgl_engine.data.cache import FeatureCache
     from dgl_engine.data.preprocess import feature_specs
 
-    audio_spec, visual_spec = feature_specs(data.preset, catalog.dataset)
+    audio_spec, visual_spec = feature_specs(data.preprocessing, catalog.dataset)
     return FeatureCache(_home(home), catalog, audio_spec, visual_spec)
 
 
@@ -239,12 +244,13 @@ def cache_features(data: DataConfig, seed: int = 0, home=None, progress=None, wo
             "clips": len(catalog.samples), **stats, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def load_real(data: DataConfig, seed: int, home=None, progress=None):
+def load_real(data: DataConfig, seed: int, home=None, progress=None, catalog: Catalog | None = None):
     """The subset's normalised features, from the cache (decoding what is not there yet).
-    Unreadable clips are skipped and listed in info["skipped"]; they never stop the load."""
+    Unreadable clips are skipped and listed in info["skipped"]; they never stop the load.
+    ``catalog``: the subset as ``check_root`` scanned it (else it is scanned here)."""
     from dgl_engine.data.preprocess import build_avdata
 
-    catalog = _catalog(data, seed)
+    catalog = catalog if catalog is not None else _catalog(data, seed)
     cache = _cache(catalog, data, home)
     t0 = time.perf_counter()
     stats = cache.fill(catalog.samples, progress)
@@ -263,7 +269,7 @@ def load_real(data: DataConfig, seed: int, home=None, progress=None):
     skipped = list(catalog.skipped) + failed
     n = {s: len(raw[s]) for s in SPLITS}
     info = {
-        "dataset": catalog.dataset, "root": str(catalog.root), "layout": catalog.layout, "preset": data.preset,
+        "dataset": catalog.dataset, "root": str(catalog.root), "layout": catalog.layout, "preprocessing": data.preprocessing,
         "clips": n, "skipped": skipped[:MAX_LISTED], "skipped_total": len(skipped), "failed": len(failed),
         "notes": notes,
         "cache": {"dir": str(cache.dir), "hits": stats["cached"], "decoded": stats["decoded"],

@@ -32,13 +32,13 @@ FRAME_SIZE = 32
 SHAPES = ("disk", "square", "triangle", "plus", "ring", "cross", "diamond", "frame")
 SPLITS = ("train", "val", "test")
 
-# Colours that carry the class in the `balanced` preset (one per shape).
+# Colours that carry the class in the `balanced` regime (one per shape).
 CLASS_COLOURS = torch.tensor(
     [[0.9, 0.1, 0.1], [0.1, 0.7, 0.1], [0.1, 0.2, 0.9], [0.9, 0.8, 0.1],
      [0.8, 0.1, 0.8], [0.1, 0.8, 0.8], [1.0, 0.5, 0.0], [0.5, 0.5, 0.5]]
 )
 
-PRESETS: dict[str, SyntheticSettings] = {
+REGIMES: dict[str, SyntheticSettings] = {
     # Audio easy but missing on 20% of clips, vision informative but slower (as on CREMA-D).
     "default": SyntheticSettings(),
     "audio-dominant": SyntheticSettings(),

@@ -1,11 +1,17 @@
-"""Training methods, in a small registry: ``METHODS[name]``."""
+"""Training methods, in a small registry: ``METHODS[name]``.
+
+Adding a method: one file here (a ``Method`` subclass with its ``params``, ``routing`` and
+``backward``), one line in ``METHODS``, and its tests.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
-from dgl_engine.config import TrainConfig
-from dgl_engine.methods.base import Method
+from dgl_engine.errors import unknown
+from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
 from dgl_engine.methods.joint import Joint
 from dgl_engine.methods.ogm_ge import OGMGE
@@ -20,10 +26,21 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
-def create_method(name: str, train: TrainConfig, generator: torch.Generator) -> Method:
+def method_class(name: str) -> type[Method]:
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    return METHODS[name](train, generator)
+        raise unknown("method", name, METHODS)
+    return METHODS[name]
 
 
-__all__ = ["METHODS", "Method", "create_method"]
+def create_method(name: str, params: Mapping[str, float] | None = None, generator: torch.Generator | None = None) -> Method:
+    return method_class(name)(params, generator)
+
+
+def describe_methods() -> dict:
+    """{name: {"modalities", "routing", "params": {p: {"default", "min", "max", "help"}}}}."""
+    return {name: {"modalities": list(cls.modalities), "routing": cls.routing,
+                   "params": {p: spec.to_dict() for p, spec in cls.params.items()}}
+            for name, cls in METHODS.items()}
+
+
+__all__ = ["METHODS", "Method", "Param", "create_method", "describe_methods", "method_class", "resolve_params"]

@@ -3,17 +3,44 @@
 A method turns a batch into gradients on the model (``backward``) and returns its named loss
 terms; the trainer then clips and steps. ``predict`` gives the logits the method answers with
 (the fused head for multimodal methods, the unimodal logits for unimodal ones).
+
+A method owns its hyperparameters: ``params`` declares each one (default, range, help), the
+config carries their values under ``method_params[name]``, and ``self.hp`` holds the values
+for this run (defaults filled in).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from dgl_engine.config import TrainConfig
+from dgl_engine.errors import ConfigError
 from dgl_engine.models.av_model import AVModel
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter of a method: its default (the official code's), its range, its help."""
+
+    default: float
+    min: float
+    max: float
+    help: str
+    min_open: bool = False  # the minimum itself is refused (e.g. alpha > 0)
+
+    def check(self, method: str, name: str, value) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+        ok = ok and (value > self.min if self.min_open else value >= self.min) and value <= self.max
+        if not ok:
+            lo = "(" if self.min_open else "["
+            raise ConfigError(f"{method}.{name} must be a number in {lo}{self.min:g}, {self.max:g}], got {value!r}")
+
+    def to_dict(self) -> dict:
+        return {"default": self.default, "min": self.min, "max": self.max, "help": self.help}
 
 
 class Method:
@@ -22,10 +49,11 @@ class Method:
     modalities: ClassVar[tuple[str, ...]] = ("audio", "visual")
     # A sentence for the UI: what trains what.
     routing: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
 
-    def __init__(self, train: TrainConfig, generator: torch.Generator):
-        self.train = train
-        self.generator = generator  # for methods with randomness of their own (OGM-GE's noise)
+    def __init__(self, params: Mapping[str, float] | None = None, generator: torch.Generator | None = None):
+        self.hp = resolve_params(type(self), params or {})
+        self.generator = generator or torch.Generator()  # for methods with randomness of their own (OGM-GE's noise)
 
     @property
     def multimodal(self) -> bool:
@@ -41,6 +69,21 @@ class Method:
             m = self.modalities[0]
             return model.fusion_head.unimodal_logits(m, h_a if m == "audio" else h_v)
         return model.fusion_head(h_a, h_v)
+
+
+def resolve_params(cls: type[Method], given: Mapping[str, float]) -> dict[str, float]:
+    """The method's hyperparameters: defaults, overridden by ``given``; ConfigError for an
+    unknown name or a value out of range."""
+    unknown = sorted(set(given) - set(cls.params))
+    if unknown:
+        valid = ", ".join(cls.params) or "none"
+        raise ConfigError(f"{cls.name} has no hyperparameter {unknown[0]!r}; valid: {valid}")
+    out = {}
+    for name, p in cls.params.items():
+        value = given.get(name, p.default)
+        p.check(cls.name, name, value)
+        out[name] = float(value)
+    return out
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

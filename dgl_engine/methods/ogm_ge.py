@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from dgl_engine.methods.base import Method, cross_entropy
+from dgl_engine.methods.base import Method, Param, cross_entropy
 
 
 def imbalance_scores(model, h_a, h_v, labels) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,6 +27,7 @@ def imbalance_scores(model, h_a, h_v, labels) -> tuple[torch.Tensor, torch.Tenso
 class OGMGE(Method):
     name = "ogm-ge"
     routing = "CE(f(h_a, h_v)) trains everything; the dominant encoder's gradient is damped and noised."
+    params = {"alpha": Param(0.8, 0.0, 10.0, "modulation strength: the dominant encoder's gradient is scaled by 1 - tanh(alpha * rho)")}
 
     def backward(self, model, audio, visual, labels):
         h_a = model.encode("audio", audio)
@@ -36,7 +37,7 @@ class OGMGE(Method):
         with torch.no_grad():
             score_a, score_v = imbalance_scores(model, h_a, h_v, labels)
             ratio = (score_a / score_v.clamp(min=1e-8)).item()  # > 1: audio dominates
-        alpha = self.train.ogm_alpha
+        alpha = self.hp["alpha"]
         coeff = {"audio": 1.0, "visual": 1.0}
         if ratio > 1:
             coeff["audio"] = 1 - math.tanh(alpha * ratio)  # official: 1 - tanh(alpha * relu(rho))

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dgl_engine import compat  # noqa: F401  (before torchvision)
+from dgl_engine.errors import unknown
 
 
 def _conv_block(c_in: int, c_out: int, pool: bool) -> nn.Sequential:
@@ -88,5 +89,5 @@ ENCODERS = {"tiny": tiny, "resnet18": resnet18}
 
 def create_encoder(name: str, modality: str) -> nn.Module:
     if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; valid: {', '.join(ENCODERS)}")
+        raise unknown("encoder", name, ENCODERS)
     return ENCODERS[name](modality)

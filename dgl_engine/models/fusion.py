@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgl_engine.errors import unknown
+
 
 class ConcatFusion(nn.Module):
     """f(h_a, h_v) = W [h_a; h_v] + b, with W = [W_a | W_v]."""
@@ -70,5 +72,5 @@ FUSIONS = {"concat": ConcatFusion, "sum": SumFusion}
 
 def create_fusion(name: str, d_audio: int, d_visual: int, num_classes: int) -> nn.Module:
     if name not in FUSIONS:
-        raise ValueError(f"unknown fusion {name!r}; valid: {', '.join(FUSIONS)}")
+        raise unknown("fusion", name, FUSIONS)
     return FUSIONS[name](d_audio, d_visual, num_classes)

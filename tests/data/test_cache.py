@@ -27,7 +27,7 @@ def data_env(root: Path, monkeypatch):
 
 
 def folder(preset: str = "lab", **kw) -> DataConfig:
-    return DataConfig(dataset="folder", preset=preset, root="clips", **kw)
+    return DataConfig(dataset="folder", preprocessing=preset, root="clips", **kw)
 
 
 def chunks(home: Path) -> list[Path]:

@@ -16,7 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dgl_engine.config import ConfigError, DataConfig
+from dgl_engine.config import DataConfig
+from dgl_engine.errors import ConfigError
 from dgl_engine.data import registry
 from dgl_engine.data.avmnist import read_idx
 from dgl_engine.data.catalog import Sample, hold_out, select
@@ -74,7 +75,7 @@ def data_env(roots: Path, monkeypatch):
 
 
 def cfg(dataset: str, root: str, **kw) -> DataConfig:
-    return DataConfig(dataset=dataset, preset=kw.pop("preset", "lab"), root=root, **kw)
+    return DataConfig(dataset=dataset, preprocessing=kw.pop("preset", "lab"), root=root, **kw)
 
 
 def clips_by_split(info: dict) -> dict[str, int]:
@@ -438,7 +439,7 @@ def test_wrong_layout_and_unknown_dataset(roots: Path):
     with pytest.raises(ConfigError, match="unknown dataset 'kinetics'; valid: synthetic, cremad"):
         registry.check_root(cfg("kinetics", "clips"))
     with pytest.raises(ConfigError, match="preset 'default'"):
-        registry.check_root(dataclasses.replace(cfg("folder", "clips"), preset="default"))
+        registry.check_root(dataclasses.replace(cfg("folder", "clips"), preprocessing="default"))
 
 
 def test_discover_finds_each_layout(real: Path):

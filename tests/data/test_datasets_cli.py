@@ -57,7 +57,8 @@ def test_cache_then_train_on_an_avmnist_subset(shared_data: Path, tmp_path: Path
         (root / f.name).symlink_to(f)
     home = tmp_path / "home"
     monkeypatch.setenv("DGL_LAB_DATA", str(tmp_path / "data"))
-    assert main(["cache", "--dataset", "avmnist", "--root", "avmnist", "--per-class", "4", "--home", str(home), "--json"]) == 0
+    assert main(["cache", "--dataset", "avmnist", "--root", "avmnist", "--per-class", "4", "--test-speakers", "theo",
+                 "--home", str(home), "--json"]) == 0
     cached = json.loads(capsys.readouterr().out)
     assert cached["decoded"] == cached["clips"] == 40 + 10 + 10 and cached["failed"] == 0
     assert cached["counts"]["test"] == {str(d): 1 for d in range(10)} and cached["clips_per_s"] > 0

@@ -58,7 +58,7 @@ def test_dgl_routes_unimodal_gradients_to_encoders_and_fused_gradient_to_head(fu
     model, audio, visual, labels = _setup(fusion)
     ref = copy.deepcopy(model)  # same weights and BN state; train-mode BN uses batch stats
 
-    method = create_method("dgl", TrainConfig(alpha=ALPHA), torch.Generator().manual_seed(0))
+    method = create_method("dgl", {"alpha": ALPHA}, torch.Generator().manual_seed(0))
     losses = method.backward(model, audio, visual, labels)
 
     # Reference: autograd on the copy.
@@ -95,7 +95,7 @@ def test_dgl_equals_the_official_two_backward_procedure(fusion):
     model, audio, visual, labels = _setup(fusion)
     official = copy.deepcopy(model)
 
-    create_method("dgl", TrainConfig(alpha=ALPHA), torch.Generator().manual_seed(0)).backward(model, audio, visual, labels)
+    create_method("dgl", {"alpha": ALPHA}, torch.Generator().manual_seed(0)).backward(model, audio, visual, labels)
 
     # Official main_dgl.py: backward the unimodal term through the full head, clear the head's
     # gradients, then backward the fused loss on detached features.
@@ -116,8 +116,8 @@ def test_joint_gets_the_fused_gradient_everywhere_and_differs_from_dgl():
     model, audio, visual, labels = _setup("concat")
     joint_model, ref = copy.deepcopy(model), copy.deepcopy(model)
 
-    create_method("dgl", TrainConfig(alpha=ALPHA), torch.Generator()).backward(model, audio, visual, labels)
-    create_method("joint", TrainConfig(alpha=ALPHA), torch.Generator()).backward(joint_model, audio, visual, labels)
+    create_method("dgl", {"alpha": ALPHA}, torch.Generator()).backward(model, audio, visual, labels)
+    create_method("joint", {}, torch.Generator()).backward(joint_model, audio, visual, labels)
 
     fused = F.cross_entropy(ref(audio, visual), labels)
     _assert_grads_equal(_params(joint_model), torch.autograd.grad(fused, _params(ref)), "joint")
@@ -136,7 +136,7 @@ def test_joint_gets_the_fused_gradient_everywhere_and_differs_from_dgl():
 def test_every_method_trains_what_it_should_and_nothing_else(name, fusion):
     model, audio, visual, labels = _setup(fusion)
     ref = copy.deepcopy(model)
-    method = create_method(name, TrainConfig(), torch.Generator().manual_seed(0))
+    method = create_method(name, {}, torch.Generator().manual_seed(0))
     losses = method.backward(model, audio, visual, labels)
     assert torch.isfinite(losses["total"])
 

@@ -3,6 +3,8 @@ from its own unimodal loss, their cosine, and the norm the method applied, befor
 
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 
 import pytest
@@ -11,7 +13,7 @@ import torch.nn.functional as F
 
 from dgl_engine.config import ModelConfig
 from dgl_engine.diagnostics import encoder_grad_norms, gradient_diagnostics
-from dgl_engine.experiment import load_data
+from dgl_engine.lifecycle import load_data
 from dgl_engine.models.av_model import build_model
 from dgl_engine.trainer import train_experiment
 
@@ -56,13 +58,15 @@ def test_diagnostics_match_autograd_and_leave_grads_alone():
 
 def test_trainer_reports_what_each_method_applied_before_clipping():
     """In a real run: DGL's encoders get alpha x the unimodal gradient, joint's the fused one."""
-    config = small_config(methods=("joint", "dgl", "visual-only"), samples_per_class=20, epochs=1, diagnostics_every=1, grad_clip=1e-3)
+    alpha = 3.0  # not DGL's default: the run must use the configured value
+    config = dataclasses.replace(
+        small_config(methods=("joint", "dgl", "visual-only"), samples_per_class=20, epochs=1, diagnostics_every=1, grad_clip=1e-3),
+        method_params={"dgl": {"alpha": alpha}})
     events = []
     train_experiment(config, load_data(config), events.append)
     diagnostics = [e for e in events if e.type == "diagnostics"]
     steps = {e.step for e in events if e.type == "step"}
     assert {(e.method, e.step) for e in diagnostics} == {(m, s) for m in config.methods for s in steps}
-    alpha = config.train.alpha
     for e in diagnostics:
         enc = e.encoders
         if e.method == "dgl":

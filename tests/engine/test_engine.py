@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dgl_engine.config import ConfigError
-from dgl_engine.engine import Engine, RunSnapshot, describe_error
+from dgl_engine.errors import ConfigError
+from dgl_engine.engine import Engine, RunSnapshot
+from dgl_engine.lifecycle import Prepared, describe_error
 from dgl_engine.store import StoreError
 from dgl_engine.trainer import Diverged
 from dgl_engine.methods.joint import Joint
@@ -231,7 +232,7 @@ def test_impossible_settings_are_refused_before_anything_is_written(tmp_path, ch
 def test_the_engine_never_imports_ui_libraries():
     code = (
         "import importlib, pkgutil, sys, json\n"
-        "import dgl_engine, dgl_engine.engine, dgl_engine.cli, dgl_engine.experiment\n"
+        "import dgl_engine, dgl_engine.engine, dgl_engine.cli, dgl_engine.lifecycle\n"
         "names = [m.name for m in pkgutil.walk_packages(dgl_engine.__path__, 'dgl_engine.') if not m.name.endswith('__main__')]\n"
         "for n in names: importlib.import_module(n)\n"
         "print(json.dumps({'modules': names, 'ui': sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'plotly'))}))\n"
@@ -250,7 +251,7 @@ def test_snapshot_reports_progress_within_a_phase(tmp_path):
     from dgl_engine.events import PhaseEvent
 
     engine = Engine(home=tmp_path, start=False)
-    state = _RunState("r1", small_config())
+    state = _RunState("r1", Prepared(small_config()))
     state.status = "running"
     engine._live["r1"] = state
     engine._observe(state, PhaseEvent("data", "caching features: 30/120 clips", 30, 120))

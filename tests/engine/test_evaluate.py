@@ -88,7 +88,7 @@ def test_precise_bn_sets_running_stats_to_the_data_statistics():
 def test_evaluate_reports_the_keys_that_apply_to_the_method():
     model = build_model(ModelConfig(), 3, seed=0)
     split = _split(n=30)
-    joint = create_method("joint", TrainConfig(), torch.Generator())
+    joint = create_method("joint", {}, torch.Generator())
     metrics, confusion = evaluate(model, joint, split, 3, "cpu", detailed=True)
     assert {"acc", "loss", "acc_audio", "acc_visual", "acc_audio_slice", "acc_visual_slice", "imbalance_ratio", "macro_f1"} <= set(metrics)
     assert set(confusion) == {"fused", "audio", "visual"}
@@ -99,7 +99,7 @@ def test_evaluate_reports_the_keys_that_apply_to_the_method():
         logits = model(split.audio, split.visual)
     assert metrics["acc"] == pytest.approx(float((logits.argmax(1) == split.labels).float().mean()))
 
-    audio_only = create_method("audio-only", TrainConfig(), torch.Generator())
+    audio_only = create_method("audio-only", {}, torch.Generator())
     metrics, confusion = evaluate(model, audio_only, split, 3, "cpu", detailed=True)
     assert "acc_visual" not in metrics and "imbalance_ratio" not in metrics and "visual" not in confusion
     assert metrics["acc"] == metrics["acc_audio"]  # an audio-only model answers with f(h_a, 0)

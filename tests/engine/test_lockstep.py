@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from dgl_engine.config import ModelConfig
-from dgl_engine.experiment import load_data
+from dgl_engine.lifecycle import load_data
 from dgl_engine.methods import METHODS
 from dgl_engine.models.av_model import build_model
 from dgl_engine.trainer import train_experiment

@@ -27,7 +27,7 @@ def test_ogm_ge_modulates_the_dominant_encoder_as_the_official_code():
     ref = copy.deepcopy(model)
 
     alpha, seed = 0.8, 1234
-    losses = create_method("ogm-ge", TrainConfig(ogm_alpha=alpha), torch.Generator().manual_seed(seed)).backward(model, audio, visual, labels)
+    losses = create_method("ogm-ge", {"alpha": alpha}, torch.Generator().manual_seed(seed)).backward(model, audio, visual, labels)
 
     h_a, h_v = ref.encode("audio", audio), ref.encode("visual", visual)
     head = ref.fusion_head

@@ -9,8 +9,9 @@ import math
 import pytest
 import torch
 
-from dgl_engine.config import DataConfig, ExperimentConfig, ModalitySettings, SyntheticSettings, validate
-from dgl_engine.data.synthetic import PRESETS, SAMPLE_RATE, _cue_labels, class_names, generate_raw, load_synthetic, split_sizes
+from dgl_engine.config import DataConfig, ExperimentConfig, ModalitySettings, SyntheticSettings
+from dgl_engine.validate import validate
+from dgl_engine.data.synthetic import REGIMES, SAMPLE_RATE, _cue_labels, class_names, generate_raw, load_synthetic, split_sizes
 
 SMALL = SyntheticSettings(samples_per_class=20)
 
@@ -62,9 +63,9 @@ def test_feature_shapes_and_normalisation():
 
 @pytest.mark.parametrize("preset", ["default", "audio-dominant", "visual-dominant", "balanced"])
 def test_presets_exist_validate_and_generate(preset):
-    assert preset in PRESETS
-    settings = dataclasses.replace(PRESETS[preset], samples_per_class=10)
-    config = ExperimentConfig(data=DataConfig(preset=preset, synthetic=settings))
+    assert preset in REGIMES
+    settings = dataclasses.replace(REGIMES[preset], samples_per_class=10)
+    config = ExperimentConfig(data=DataConfig(regime=preset, synthetic=settings))
     validate(config)
     waves, frames, labels = generate_raw(settings, 0, "val")
     assert waves.shape == (labels.numel(), SAMPLE_RATE)
@@ -73,11 +74,11 @@ def test_presets_exist_validate_and_generate(preset):
 
 
 def test_visual_dominant_is_the_mirror_of_the_default():
-    d, v = PRESETS["default"], PRESETS["visual-dominant"]
+    d, v = REGIMES["default"], REGIMES["visual-dominant"]
     assert d.audio.reliability < 1 and d.visual.reliability == 1
     assert v.visual.reliability < 1 and v.audio.reliability == 1
     assert v.audio.difficulty > v.visual.difficulty
-    assert PRESETS["balanced"].visual_colour_cue and not d.visual_colour_cue
+    assert REGIMES["balanced"].visual_colour_cue and not d.visual_colour_cue
 
 
 def _band_energy(waves: torch.Tensor, num_classes: int) -> torch.Tensor:

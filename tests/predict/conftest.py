@@ -12,18 +12,19 @@ from tests.conftest import small_config
 def train_run(home, config, run_id: str) -> str:
     """Train `config` into the store at `home` with one intra-op thread (much faster on a busy
     2-core machine) and mark it finished."""
-    from dgl_engine.experiment import run_experiment
+    from dgl_engine.lifecycle import execute_run, prepare
     from dgl_engine.store import RunStore
 
     store = RunStore(home)
-    store.create(config.to_dict(), run_id=run_id, status="running")
+    prepared = prepare(config)
+    store.create(prepared.config.to_dict(), run_id=run_id, status="running")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run_experiment(config, store, run_id)
+        outcome = execute_run(prepared, store, run_id)
     finally:
         torch.set_num_threads(threads)
-    store.update(run_id, status="finished")
+    assert outcome.status == "finished", outcome.error
     return run_id
 
 

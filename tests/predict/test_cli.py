@@ -136,7 +136,7 @@ def test_samples_for_a_real_dataset_run(capsys, tmp_path, shared_data, monkeypat
 
     monkeypatch.setenv("DGL_LAB_DATA", str(shared_data))
     store = RunStore(tmp_path / "home")
-    config = dataclasses.replace(small_config(), data=DataConfig(dataset="cremad", preset="lab", root=str(shared_data / "cremad")))
+    config = dataclasses.replace(small_config(), data=DataConfig(dataset="cremad", preprocessing="lab", root=str(shared_data / "cremad")))
     store.create(config.to_dict(), run_id="cremad")
     rc, out, err = _main(capsys, "samples", "--run", "cremad", "--out", tmp_path / "out", "--n", "2", "--home", tmp_path / "home")
     assert rc == 0, err
