@@ -8,13 +8,11 @@ only carries the new events.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 import streamlit as st
 
-from dgl_engine.engine import Engine, RunSnapshot
-from dgl_engine.store import TERMINAL
+from dgl_engine.api import TERMINAL, Engine, RunSnapshot
 
 LIVE = ("queued", "running")
 PAGES = {  # page files, relative to app/main.py (the entry point)
@@ -215,22 +213,9 @@ def is_done(status: str) -> bool:
     return status in TERMINAL
 
 
-def age(created: float | None) -> str:
-    if not created:
-        return "?"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
-
-
 # ----- links between pages (they also work when a page runs alone under AppTest) --------------
 def link(page: str, label: str, icon: str | None = None, run_id: str | None = None) -> None:
     try:
         st.page_link(PAGES[page], label=label, icon=icon, query_params={"run": run_id} if run_id else None)
     except Exception:  # noqa: BLE001 - no navigation (a page run alone): say where to go instead
         st.markdown(f"{label}: open the **{page.capitalize()}** page.")
-
-
-def go(page: str, run_id: str | None = None) -> None:
-    try:
-        st.switch_page(PAGES[page], query_params={"run": run_id} if run_id else None)
-    except st.errors.StreamlitAPIException:
-        st.info(f"Open the {page.capitalize()} page.")

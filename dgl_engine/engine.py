@@ -18,7 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from dgl_engine.config import ConfigError, ExperimentConfig, experiment_from_dict, validate
+from dgl_engine.config import ConfigError, ExperimentConfig, validate
 from dgl_engine.events import Event
 from dgl_engine.store import TERMINAL, RunStore, StoreError
 from dgl_engine.trainer import Cancelled, Diverged
@@ -267,8 +267,4 @@ class Engine:
             pass
 
 
-def config_of(snapshot: RunSnapshot) -> ExperimentConfig:
-    return experiment_from_dict(snapshot.config)
-
-
-__all__ = ["Engine", "RunSnapshot", "ConfigError", "config_of"]
+__all__ = ["Engine", "RunSnapshot", "ConfigError"]
