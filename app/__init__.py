@@ -1,1 +1,1 @@
-"""DGL Lab's Streamlit app: thin pages over dgl_engine, figures from app.charts."""
+"""DGL Lab's Streamlit app: thin pages over dgl_engine.api, figures from app.charts."""

@@ -1,11 +1,7 @@
 """DGL Lab: the app's entry point (`streamlit run app/main.py`). A router: pages do the work."""
 
-from pathlib import Path
-
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
-
-HERE = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="DGL Lab", page_icon=":material/science:", layout="wide")
 
@@ -14,9 +10,8 @@ pages = [
     st.Page("pages/live.py", title="Live", icon=":material/monitoring:"),
     st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
     st.Page("pages/why.py", title="Why it happens", icon=":material/school:"),
+    st.Page("pages/predict.py", title="Predict", icon=":material/movie:"),
 ]
-if (HERE / "pages" / "predict.py").exists():  # added by the Predict work when it lands
-    pages.append(st.Page("pages/predict.py", title="Predict", icon=":material/movie:"))
 
 # Keep the Experiment form's values when the user visits other pages (Streamlit drops the state
 # of widgets that a run does not draw, unless it is re-assigned).

@@ -8,13 +8,11 @@ only carries the new events.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 import streamlit as st
 
-from dgl_engine.engine import Engine, RunSnapshot
-from dgl_engine.store import TERMINAL
+from dgl_engine.api import TERMINAL, Engine, RunSnapshot
 
 LIVE = ("queued", "running")
 PAGES = {  # page files, relative to app/main.py (the entry point)
@@ -145,22 +143,6 @@ def forget(run_id: str) -> None:
         del st.query_params["run"]
 
 
-# ----- the Experiment form ------------------------------------------------------------------------
-def init_form(defaults) -> None:
-    """Widget values live in session state (key exp_<field>) so they survive page changes."""
-    for name, value in defaults.__dict__.items():
-        value = list(value) if isinstance(value, tuple) else value
-        st.session_state.setdefault(f"exp_{name}", 0 if name == "per_class" and value is None else value)
-
-
-def apply_preset() -> None:
-    """Move the synthetic sliders to the chosen preset's values."""
-    from app.forms import preset_values
-
-    for name, value in preset_values(st.session_state["exp_preset"]).items():
-        st.session_state[f"exp_{name}"] = value
-
-
 # ----- words for a run's state ----------------------------------------------------------------
 def _duration(seconds: float | None) -> str:
     if seconds is None:
@@ -215,22 +197,9 @@ def is_done(status: str) -> bool:
     return status in TERMINAL
 
 
-def age(created: float | None) -> str:
-    if not created:
-        return "?"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
-
-
 # ----- links between pages (they also work when a page runs alone under AppTest) --------------
 def link(page: str, label: str, icon: str | None = None, run_id: str | None = None) -> None:
     try:
         st.page_link(PAGES[page], label=label, icon=icon, query_params={"run": run_id} if run_id else None)
     except Exception:  # noqa: BLE001 - no navigation (a page run alone): say where to go instead
         st.markdown(f"{label}: open the **{page.capitalize()}** page.")
-
-
-def go(page: str, run_id: str | None = None) -> None:
-    try:
-        st.switch_page(PAGES[page], query_params={"run": run_id} if run_id else None)
-    except st.errors.StreamlitAPIException:
-        st.info(f"Open the {page.capitalize()} page.")

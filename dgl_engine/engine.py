@@ -15,7 +15,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 
 from dgl_engine.config import ExperimentConfig

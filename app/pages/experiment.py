@@ -4,6 +4,7 @@ Every setting is a schema leaf drawn by ``app/widgets.py``; ``forms.build_config
 values into the config the engine checks when Start is pressed.
 """
 
+import _bootstrap  # noqa: F401  (repo root on sys.path)
 import streamlit as st
 
 from app import forms, state, widgets

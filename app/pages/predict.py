@@ -1,30 +1,20 @@
 """Predict: upload or record a clip; trained models say what it is, and what each modality alone says."""
 
-import sys
-from pathlib import Path
-
-if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
-    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
-
+import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
 from app import predict_charts as charts
 from app import state
-from dgl_engine.data import media
-from dgl_engine.data.media import MediaError
-from dgl_engine.predict import PredictError, load_predictor, playable_video, predict_many, wav_bytes
-from dgl_engine.samples import SamplesUnavailable, sample_clip
-from dgl_engine.store import RunStore, StoreError
+from dgl_engine.api import (
+    SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError, PredictError, RunStore, SamplesUnavailable, StoreError,
+    load_predictor, playable_video, predict_many, sample_clip, wav_bytes,
+)
 
 MAX_UPLOAD_MB = 50  # uploads are read into memory, never saved
-VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (media.SUPPORTED_VIDEO, media.SUPPORTED_AUDIO, media.SUPPORTED_IMAGE))
+VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (SUPPORTED_VIDEO, SUPPORTED_AUDIO, SUPPORTED_IMAGE))
 
 
 state.ensure_router()
-
-
-def get_store() -> RunStore:
-    return state.get_engine().store
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -44,7 +34,7 @@ def upload(widget) -> tuple[str, bytes] | None:
 st.title("Predict")
 st.caption("Give a trained model a clip (or a sound and a picture) and see what it says, fused and from each "
            f"modality alone ({charts.ZERO_MODE}).")
-store = get_store()
+store = state.get_engine().store
 try:
     runs = [r for r in store.list() if store.models(r["run_id"])]
 except (OSError, StoreError) as exc:
@@ -121,7 +111,7 @@ if not ok and len({str(r) for r in results.values()}) == 1:  # the file's fault,
 st.subheader("The input")
 left, right = st.columns(2)
 with left:
-    shown = picture or (main if name.lower().endswith(tuple(media.SUPPORTED_IMAGE)) else None)
+    shown = picture or (main if name.lower().endswith(SUPPORTED_IMAGE) else None)
     if shown:
         st.image(shown[1], caption=shown[0])
     else:

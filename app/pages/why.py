@@ -1,11 +1,6 @@
 """Why it happens: fusion shrinks the error signal that reaches each encoder."""
 
-import sys
-from pathlib import Path
-
-if (ROOT := str(Path(__file__).resolve().parents[2])) not in sys.path:
-    sys.path.insert(0, ROOT)  # repo root: pages import `app` and `dgl_engine` when run alone too
-
+import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
 from app import charts, state

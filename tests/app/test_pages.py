@@ -61,31 +61,32 @@ def test_experiment_shows_defaults_and_routing(home):
     assert not at.exception
     assert at.multiselect(key="exp_methods").value == ["audio-only", "visual-only", "joint", "dgl"]
     assert at.number_input(key="exp_epochs").value == 6 and at.number_input(key="exp_lr").value == pytest.approx(0.03)
-    assert at.selectbox(key="exp_preset").value == "default"
+    assert at.selectbox(key="exp_regime").value == "default"
+    assert at.number_input(key="exp_param_dgl_alpha").value == pytest.approx(2.0)  # DGL's own hyperparameter
     assert "trains only the head" in texts(at.caption)  # DGL's routing sentence
-    assert at.button(key="start") is not None
+    assert at.button(key="start").label == "Start experiment"
     assert not at.warning  # the defaults are safe
 
 
 def test_experiment_preset_moves_sliders(home):
     at = page("experiment").run()
-    at.selectbox(key="exp_preset").set_value("visual-dominant").run()
+    at.selectbox(key="exp_regime").set_value("visual-dominant").run()
     assert at.slider(key="exp_audio_difficulty").value == pytest.approx(0.8)
     assert at.slider(key="exp_visual_reliability").value == pytest.approx(0.8)
 
 
 def test_experiment_warns_on_risky_settings(home):
     at = page("experiment").run()
-    at.number_input(key="exp_alpha").set_value(8.0).run()
+    at.number_input(key="exp_param_dgl_alpha").set_value(8.0).run()
     assert "alpha x lr" in texts(at.warning)
-    at.radio(key="exp_optimizer").set_value("adam").run()
+    at.selectbox(key="exp_optimizer").set_value("adam").run()
     assert "Under Adam" in texts(at.warning)
 
 
 @pytest.mark.parametrize(
     "widget, key, value, message",
     [("multiselect", "exp_methods", [], "choose at least one method"),
-     ("number_input", "exp_lr", 0.0, "learning rate must be > 0")],
+     ("number_input", "exp_lr", 0.0, "learning rate (--lr) must be a number in (0, 10]")],
 )
 def test_experiment_refuses_impossible_settings(home, widget, key, value, message):
     at = page("experiment").run()
@@ -134,7 +135,8 @@ def test_experiment_previews_and_trains_on_a_real_dataset(home, shared_data, mon
     choice = f"cremad::{(shared_data / 'cremad').resolve()}"
     at.selectbox(key="exp_dataset_choice").set_value(choice).run()
     assert not at.exception and not at.error, texts(at.error)
-    assert at.radio(key="exp_preset").value == "lab"
+    assert at.selectbox(key="exp_preprocessing").value == "lab"
+    assert at.text_input(key="exp_splits").value == ""  # CREMA-D's split folder can be set from the form
     assert any("ANG" in str(df.value) or "ANG" in str(getattr(df.value, "to_string", lambda: "")()) for df in at.dataframe)
     # The preview decodes real clips (FLV video + its sound) and offers them to watch and hear.
     at.selectbox(key="exp_preview_class").set_value("ANG").run()
