@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from app import tables
 from dgl_engine.api import TERMINAL, Engine, RunSnapshot
 
 LIVE = ("queued", "running")
@@ -176,7 +177,7 @@ def run_summary(snap: RunSnapshot) -> str:
     """'run <id> · synthetic (default) · 4 methods · 6 epochs · seed 0 · tiny encoder, concat fusion'."""
     c = snap.config
     data, train, model = c.get("data", {}), c.get("train", {}), c.get("model", {})
-    return (f"run {snap.run_id} · {data.get('dataset', '?')} ({data.get('preset', '')}) · {len(c.get('methods', []))} methods · "
+    return (f"run {snap.run_id} · {tables.data_label(data)} · {len(c.get('methods', []))} methods · "
             f"{train.get('epochs', '?')} epochs · seed {c.get('seed', '?')} · {model.get('encoder', '?')} encoder, "
             f"{model.get('fusion', '?')} fusion")
 

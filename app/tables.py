@@ -31,6 +31,13 @@ def results_frame(results: dict, methods: Sequence[str] | None = None) -> pd.Dat
     return pd.DataFrame(rows, columns=["method", *RESULT_COLUMNS.values(), "imbalance ratio", "test loss"])
 
 
+def data_label(data: dict) -> str:
+    """'synthetic (default)' / 'cremad (paper)': the dataset and its regime or preprocessing
+    (records from before the two were named apart say "preset")."""
+    kind = "regime" if data.get("dataset", "synthetic") == "synthetic" else "preprocessing"
+    return f"{data.get('dataset', '?')} ({data.get(kind, data.get('preset', ''))})"
+
+
 def runs_frame(records: Sequence[dict]) -> pd.DataFrame:
     """Every run, newest first: what it was and how it ended."""
     import time
@@ -46,7 +53,7 @@ def runs_frame(records: Sequence[dict]) -> pd.DataFrame:
             "name": cfg.get("name", ""),
             "status": r.get("status", ""),
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])) if r.get("created") else "",
-            "dataset": f"{data.get('dataset', '?')} ({data.get('preset', '')})",
+            "dataset": data_label(data),
             "methods": ", ".join(cfg.get("methods", [])),
             "epochs": cfg.get("train", {}).get("epochs"),
             "seconds": r.get("seconds"),

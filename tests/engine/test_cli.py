@@ -121,19 +121,18 @@ def test_train_json_prints_one_json_object_with_per_method_metrics(trained):
     assert isinstance(result, dict)
     assert {"run_id", "status", "seconds", "methods"} <= set(result)
     assert result["status"] == "finished"
-    assert result["seconds"] > 0
     methods = result["methods"]
     assert set(methods) == {"joint", "dgl", "audio-only"}
     for m in ("joint", "dgl"):
         assert set(methods[m]) == set(SUMMARY_KEYS), m
     assert set(methods["audio-only"]) == {"acc", "acc_audio", "probe_audio", "macro_f1"}
-    for metrics in methods.values():
-        assert all(0 <= v <= 1 for v in metrics.values())
 
     record = json.loads((home / result["run_id"] / "run.json").read_text())
     assert record["status"] == "finished"
-    assert set(record["results"]) == {"joint", "dgl", "audio-only"}
-    assert record["results"]["dgl"]["acc"] == pytest.approx(methods["dgl"]["acc"], abs=1e-4)
+    # The printed metrics are the stored test results, rounded; the duration is run.json's.
+    assert methods == {m: {k: round(v, 4) for k, v in r.items() if k in SUMMARY_KEYS} for m, r in record["results"].items()}
+    assert result["seconds"] == record["seconds"]
+    assert record["finished"] - record["started"] == pytest.approx(record["seconds"], abs=0.5)
     assert sorted(p.name for p in (home / result["run_id"] / "models").glob("*.pt")) == ["audio-only.pt", "dgl.pt", "joint.pt"]
 
 

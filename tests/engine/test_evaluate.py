@@ -103,3 +103,34 @@ def test_evaluate_reports_the_keys_that_apply_to_the_method():
     metrics, confusion = evaluate(model, audio_only, split, 3, "cpu", detailed=True)
     assert "acc_visual" not in metrics and "imbalance_ratio" not in metrics and "visual" not in confusion
     assert metrics["acc"] == metrics["acc_audio"]  # an audio-only model answers with f(h_a, 0)
+
+
+def test_each_named_accuracy_mode_matches_an_independent_computation():
+    """zero: W_m h_m + b (the other modality's features set to 0); slice: W_m h_m + b/2. With a
+    large bias the two answer differently, so computing one mode with the other's logits fails."""
+    model = build_model(ModelConfig(), 3, seed=0).eval()
+    split = _split(n=60)
+    fc = model.fusion_head.fc
+    with torch.no_grad():
+        h_a = model.encode("audio", split.audio)
+        h_v = model.encode("visual", split.visual)
+    d_a = h_a.shape[1]
+    w_a, w_v = fc.weight[:, :d_a].detach(), fc.weight[:, d_a:].detach()
+
+    def acc(logits):
+        return float((logits.argmax(1) == split.labels).float().mean())
+
+    # Features of an untrained model differ little between clips: a bias of minus twice the
+    # audio logits' mean leaves the slice (b/2) centred on each clip's own variation, while zero
+    # mode is dominated by the bias, so the two modes answer differently.
+    b = -2 * (h_a @ w_a.T).mean(0)
+    zero_a = acc(torch.cat([h_a, torch.zeros_like(h_v)], 1) @ fc.weight.detach().T + b)  # f(h_a, 0), literally
+    zero_v = acc(torch.cat([torch.zeros_like(h_a), h_v], 1) @ fc.weight.detach().T + b)
+    slice_a, slice_v = acc(h_a @ w_a.T + b / 2), acc(h_v @ w_v.T + b / 2)
+    assert zero_a != slice_a, "the test needs modes that disagree"
+    with torch.no_grad():
+        fc.bias.copy_(b)
+
+    metrics, _ = evaluate(model, create_method("joint"), split, 3, "cpu")
+    assert metrics["acc_audio"] == pytest.approx(zero_a) and metrics["acc_visual"] == pytest.approx(zero_v)
+    assert metrics["acc_audio_slice"] == pytest.approx(slice_a) and metrics["acc_visual_slice"] == pytest.approx(slice_v)
