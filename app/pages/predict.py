@@ -10,14 +10,15 @@ import streamlit as st
 
 from app import predict_charts as charts
 from app import state
-from dgl_engine.data import media
-from dgl_engine.data.media import MediaError
-from dgl_engine.predict import PredictError, load_predictor, playable_video, predict_many, wav_bytes
+from dgl_engine.data import decode
+from dgl_engine.data.decode import MediaError
+from dgl_engine.data.encode import playable_video, wav_bytes
+from dgl_engine.predict import PredictError, load_predictor, predict_many
 from dgl_engine.samples import SamplesUnavailable, sample_clip
 from dgl_engine.store import RunStore, StoreError
 
 MAX_UPLOAD_MB = 50  # uploads are read into memory, never saved
-VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (media.SUPPORTED_VIDEO, media.SUPPORTED_AUDIO, media.SUPPORTED_IMAGE))
+VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (decode.SUPPORTED_VIDEO, decode.SUPPORTED_AUDIO, decode.SUPPORTED_IMAGE))
 
 
 state.ensure_router()
@@ -121,7 +122,7 @@ if not ok and len({str(r) for r in results.values()}) == 1:  # the file's fault,
 st.subheader("The input")
 left, right = st.columns(2)
 with left:
-    shown = picture or (main if name.lower().endswith(tuple(media.SUPPORTED_IMAGE)) else None)
+    shown = picture or (main if name.lower().endswith(tuple(decode.SUPPORTED_IMAGE)) else None)
     if shown:
         st.image(shown[1], caption=shown[0])
     else:
