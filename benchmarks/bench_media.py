@@ -13,8 +13,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dgl_engine.data.decode import decode_clip  # noqa: E402
 from dgl_engine.data.features import AudioFeatures, VisualFeatures  # noqa: E402
-from dgl_engine.data.media import clip_to_inputs, decode_clip, load_inputs  # noqa: E402
+from dgl_engine.data.inputs import clip_to_inputs, load_inputs  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 CLIPS = [DATA / "cremad" / "VideoFlash" / "1001_DFA_NEU_XX.flv", DATA / "clips" / "example2.mp4"]

@@ -28,11 +28,10 @@ from dgl_engine.data.registry import preview_clip
 # or PredictError}; sample_clip(store, run_id, k) -> (name, bytes) from the run's test split, or
 # SamplesUnavailable. Uploads may have the SUPPORTED_* extensions (with the dot); a file that cannot
 # be decoded raises MediaError. wav_bytes and playable_video turn media into what a browser plays.
+from dgl_engine.data.decode import SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError
+from dgl_engine.data.encode import playable_video, wav_bytes
 from dgl_engine.predict import PredictError, load_predictor, predict_many
 from dgl_engine.samples import SamplesUnavailable, sample_clip
-
-from dgl_engine.data.media import SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError
-from dgl_engine.predict import playable_video, wav_bytes
 
 # ----- options of the Experiment form -----------------------------------------------------------
 # The schema's leaves (leaves(), leaf(path): flag, key, kind, range, help), get/override/parse by

@@ -379,7 +379,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - errors from data loading etc. (MediaError, StoreError...)
-        from dgl_engine.data.media import MediaError
+        from dgl_engine.data.decode import MediaError
         from dgl_engine.store import StoreError
 
         if isinstance(e, (MediaError, StoreError, FileNotFoundError, NotADirectoryError)):

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgl_engine.data.dataset import Split
+from dgl_engine.imbalance import imbalance_ratio
 from dgl_engine.methods.base import Method
 from dgl_engine.models.av_model import AVModel
 
@@ -93,6 +94,8 @@ def evaluate(
             outputs[m] = head.unimodal_logits(m, h)  # zero mode
             if method.multimodal:
                 outputs[f"{m}_slice"] = head.slice_logits(m, h)
+    if method.multimodal:  # on the CPU with the features, like the outputs above
+        ratio = imbalance_ratio(head, h_a, h_v, labels)
     model.fusion_head.to(device)
 
     metrics = {"acc": accuracy(outputs["fused"], labels), "loss": float(F.cross_entropy(outputs["fused"], labels))}
@@ -102,10 +105,7 @@ def evaluate(
         if f"{m}_slice" in outputs:
             metrics[f"acc_{m}_slice"] = accuracy(outputs[f"{m}_slice"], labels)
     if method.multimodal:
-        idx = torch.arange(len(labels))
-        score_a = torch.softmax(outputs["audio_slice"], 1)[idx, labels].sum()
-        score_v = torch.softmax(outputs["visual_slice"], 1)[idx, labels].sum()
-        metrics["imbalance_ratio"] = float(score_a / score_v.clamp(min=1e-8))
+        metrics["imbalance_ratio"] = ratio
     confusion = {}
     if detailed:
         for key in ("fused", "audio", "visual"):

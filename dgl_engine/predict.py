@@ -5,10 +5,10 @@
     prediction = predict_file(predictor, "voice.wav", image="face.jpg")
     prediction.to_dict()  # {"classes", "fused", "audio", "visual", "used", "warnings", ...}
 
-An upload goes through the one media module (``data/media.py``: PyAV, at the model's sample rate
-and frame rate) and the same feature code and training-set normalisation as the model's
-training data, all read from the checkpoint's JSON sidecar. The checkpoint itself is loaded with
-``weights_only=True``.
+An upload is decoded by ``data/decode.py`` (PyAV, at the model's sample rate and frame rate) and
+becomes model inputs through ``data/inputs.clip_to_inputs`` and the training-set
+``Normalization``, exactly as the model's training data did, all read from the checkpoint's JSON
+sidecar. The checkpoint itself is loaded with ``weights_only=True``.
 
 Answers (probabilities sum to 1):
 - ``fused``: the method's own answer from both modalities (multimodal methods only);
@@ -24,34 +24,22 @@ cannot answer for this input).
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
+import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from dgl_engine import compat  # noqa: F401  (before torchaudio, which features imports)
 from dgl_engine.config import ModelConfig
-from dgl_engine.data import media
 from dgl_engine.data.dataset import Normalization
-from dgl_engine.data.features import (
-    AudioFeatures,
-    VisualFeatures,
-    audio_features,
-    audio_features_from_dict,
-    fit_length,
-    visual_features,
-    visual_features_from_dict,
-)
-from dgl_engine.data.media import DEFAULT_MAX_BYTES, DecodedClip, MediaError, Source
+from dgl_engine.data.decode import DEFAULT_MAX_BYTES, DecodedClip, Source, decode_clip
+from dgl_engine.data.features import AudioFeatures, VisualFeatures, audio_features_from_dict, visual_features_from_dict
+from dgl_engine.data.inputs import clip_to_inputs, heard_waveform
 from dgl_engine.models.av_model import MODALITIES, AVModel
 from dgl_engine.store import RunStore, StoreError
 
 # An upload longer than this is decoded up to here only (the features use the centre of it).
 MAX_SECONDS = 60.0
-# File types an upload may have (the uploader's list, without dots).
-UPLOAD_TYPES = tuple(e.lstrip(".") for e in media.SUPPORTED_VIDEO + media.SUPPORTED_AUDIO + media.SUPPORTED_IMAGE)
 
 
 class PredictError(ValueError):
@@ -224,7 +212,7 @@ def _answer(classes: tuple[str, ...], logits: torch.Tensor) -> dict:
 def decode(predictor: Predictor, source: Source, *, name: str | None = None,
            max_bytes: int | None = DEFAULT_MAX_BYTES) -> DecodedClip:
     """Decode a file the way ``predictor``'s training data was: its sample rate and frame rate."""
-    return media.decode_clip(
+    return decode_clip(
         source, predictor.audio_spec.sample_rate, predictor.visual_spec.fps, max_seconds=MAX_SECONDS,
         max_bytes=max_bytes, name=name, max_side=max(256, predictor.visual_spec.size),
     )
@@ -307,7 +295,9 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         warnings.append(f"sound shorter than one spectrogram frame ({have:.3f} s): ignored")
         waveform = None
 
-    present = {"audio": waveform is not None, "visual": frames is not None}
+    # Present as clip_to_inputs sees it: samples / frames to make features from.
+    present = {"audio": waveform is not None and waveform.numel() > 0,
+               "visual": frames is not None and frames.shape[0] > 0}
     used = tuple(m for m in predictor.modalities if present[m])
     if not used:  # a unimodal model whose modality the file lacks
         (m,) = predictor.modalities
@@ -318,17 +308,18 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         raise PredictError(f"{source}: no {missing} input, and the {predictor.method} model's "
                            f"{predictor.sidecar['model']['fusion']} fusion head cannot answer from one modality")
 
-    spectrogram = heard = picture = None
     with torch.no_grad(), single_thread():
+        # The modalities used become inputs as the model's training data did (then normalised).
+        seen = dataclasses.replace(clip, waveform=waveform if "audio" in used else None,
+                                   frames=frames if "visual" in used else None)
+        spectrogram, picture = clip_to_inputs(seen, a_spec, v_spec)  # (1, F, T), (T, 3, S, S) in [0, 1]
+        heard = heard_waveform(seen, a_spec)  # (L,) the samples behind the spectrogram
         model, norm = predictor.model, predictor.normalization
         head = model.fusion_head
         features = {}
         if "audio" in used:
-            heard = fit_length(waveform, a_spec.num_samples, a_spec.pad_mode)  # (L,)
-            spectrogram = audio_features(waveform, a_spec)  # (1, F, T)
             features["audio"] = model.encode("audio", norm.audio(spectrogram).unsqueeze(0))  # (1, D_a)
         if "visual" in used:
-            picture = visual_features(frames, v_spec)  # (T, 3, S, S) in [0, 1]
             features["visual"] = model.encode("visual", norm.visual(picture).unsqueeze(0))  # (1, D_v)
         fused = None
         if len(used) == 2:
@@ -359,45 +350,3 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         sample_rate=a_spec.sample_rate,
         clip=clip,
     )
-
-
-# ----------------------------------------------------------------------------- display media
-
-
-def wav_bytes(waveform: torch.Tensor, sample_rate: int) -> bytes:
-    """A (L,) waveform in [-1, 1] as WAV file bytes (written in a temporary folder, then removed)."""
-    with tempfile.TemporaryDirectory(prefix="dgl-predict-") as tmp:
-        path = Path(tmp) / "audio.wav"
-        media.write_wav(path, waveform, sample_rate)
-        return path.read_bytes()
-
-
-def mp4_bytes(frames, fps: float, waveform=None, sample_rate: int = 16000) -> bytes:
-    """(T, H, W, 3) uint8 frames (+ waveform) as browser-playable MP4 bytes (temporary folder)."""
-    with tempfile.TemporaryDirectory(prefix="dgl-predict-") as tmp:
-        path = Path(tmp) / "clip.mp4"
-        media.write_mp4(path, frames, fps, waveform, sample_rate)
-        return path.read_bytes()
-
-
-BROWSER_PLAYABLE = (".mp4", ".webm", ".mov")
-
-
-def playable_video(source: Source, *, name: str | None = None, max_seconds: float = 20.0,
-                   max_bytes: int | None = DEFAULT_MAX_BYTES) -> bytes | None:
-    """An upload as a video a browser can play: the file itself when its container is one
-    browsers play, else transcoded to MP4 (FLV, AVI, MPEG, MKV: first ``max_seconds`` at
-    12 fps). None for audio files and images. Raises MediaError like ``decode_clip``."""
-    if name is None and isinstance(source, (str, os.PathLike)):
-        name = os.path.basename(source)
-    ext = os.path.splitext(name or "")[1].lower()
-    if ext not in media.SUPPORTED_VIDEO:
-        return None
-    if ext in BROWSER_PLAYABLE:
-        if isinstance(source, (bytes, bytearray)):
-            return bytes(source)
-        return Path(source).read_bytes() if isinstance(source, (str, os.PathLike)) else None
-    clip = media.decode_clip(source, 16000, 12.0, max_seconds=max_seconds, max_bytes=max_bytes, name=name, max_side=360)
-    if clip.frames is None:
-        return None
-    return mp4_bytes(clip.frames, 12.0, clip.waveform, 16000)

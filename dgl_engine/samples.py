@@ -2,7 +2,7 @@
 
 Synthetic runs: the test split is regenerated deterministically from the run's config
 (``generate_raw(settings, seed, "test")``, the very samples the run was tested on) and written
-with ``media.write_mp4``: frames (T, 3, 32, 32) in [0, 1] become uint8 (T, H, W, 3) video at the
+with ``encode.write_mp4``: frames (T, 3, 32, 32) in [0, 1] become uint8 (T, H, W, 3) video at the
 model's frame rate, the 8 kHz waveform becomes its sound. Real-dataset runs: a few of the
 dataset's test clips (the registry's previews: sound and pictures as the loader pairs them)
 transcoded to MP4, when the dataset can still be listed; otherwise ``SamplesUnavailable``.
@@ -14,7 +14,6 @@ count per class for real datasets.
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,9 @@ from pathlib import Path
 import torch
 
 from dgl_engine.config import ExperimentConfig, experiment_from_dict
-from dgl_engine.data import media
+from dgl_engine.data.decode import MediaError
+from dgl_engine.data.encode import write_mp4
+from dgl_engine.files import atomic_write
 from dgl_engine.store import RunStore, StoreError
 
 
@@ -78,20 +79,8 @@ def synthetic_samples(config: ExperimentConfig, n: int = 6, start: int = 0) -> l
     return out
 
 
-def _write_atomic(path: Path, write) -> None:
-    """``write(tmp_path)`` then rename, so a failure leaves no partial file."""
-    # Not mkstemp: its files are private (0600); a sample clip gets the usual permissions.
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_synthetic(sample: SyntheticSample, path: Path) -> None:
-    _write_atomic(path, lambda p: media.write_mp4(p, sample.frames, sample.fps, sample.waveform, sample.sample_rate))
+    atomic_write(path, lambda p: write_mp4(p, sample.frames, sample.fps, sample.waveform, sample.sample_rate))
 
 
 # ----------------------------------------------------------------------------- real datasets
@@ -119,9 +108,9 @@ def _write_real(config: ExperimentConfig, clip: str, path: Path) -> None:
 
     decoded = registry.preview_clip(config.data, clip, config.seed, sample_rate=16000, fps=15.0)
     if decoded.frames is None:
-        raise media.MediaError(f"{clip}: no picture to write as a sample clip")
+        raise MediaError(f"{clip}: no picture to write as a sample clip")
     fps = 15.0 if decoded.frames.shape[0] > 1 else 1.0
-    _write_atomic(path, lambda p: media.write_mp4(p, decoded.frames, fps, decoded.waveform, 16000))
+    atomic_write(path, lambda p: write_mp4(p, decoded.frames, fps, decoded.waveform, 16000))
 
 
 def _unavailable(run_id: str, config: ExperimentConfig) -> SamplesUnavailable:

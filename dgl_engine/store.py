@@ -5,7 +5,7 @@
     <home>/<run_id>/models/<m>.pt      state dict: tensors only, loads with weights_only=True
     <home>/<run_id>/models/<m>.json    sidecar: classes, preprocessing, normalisation, model config
 
-run.json and sidecars are written atomically (temp file + rename). A run whose process died
+run.json, checkpoints and sidecars are written atomically (``files.atomic_write``). A run whose process died
 while it was queued or running is marked ``interrupted`` by ``mark_interrupted``.
 """
 
@@ -18,11 +18,12 @@ import re
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from dgl_engine.files import atomic_write, atomic_write_text
 
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
@@ -36,20 +37,6 @@ class StoreError(ValueError):
 
 def default_home() -> Path:
     return Path(os.environ.get("DGL_LAB_HOME", "runs"))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def versions() -> dict:
@@ -191,9 +178,8 @@ class RunStore:
     def save_model(self, run_id: str, method: str, state_dict: dict, sidecar: dict) -> Path:
         path = self._model_path(run_id, method, ".pt")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, tmp)
-        os.replace(tmp, path)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+        atomic_write(path, lambda tmp: torch.save(tensors, tmp))
         atomic_write_text(self._model_path(run_id, method, ".json"), json.dumps(sidecar, indent=2))
         return path
 

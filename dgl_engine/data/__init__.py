@@ -1,1 +1,1 @@
-"""Datasets, shared feature code and media decoding."""
+"""Datasets, shared feature code, media decoding (decode.py) and writing (encode.py)."""

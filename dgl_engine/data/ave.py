@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val
-from dgl_engine.data.media import SUPPORTED_VIDEO
+from dgl_engine.data.decode import SUPPORTED_VIDEO
 
 ANNOTATIONS = "Annotations.txt"
 SPLIT_FILES = {"train": "trainSet.txt", "val": "valSet.txt", "test": "testSet.txt"}

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,8 +31,9 @@ import torch
 
 from dgl_engine.data.catalog import SPLITS, Catalog, Sample
 from dgl_engine.data.dataset import Split
+from dgl_engine.data.decode import MediaError
 from dgl_engine.data.features import AudioFeatures, VisualFeatures
-from dgl_engine.data.media import MediaError
+from dgl_engine.files import atomic_write
 
 CACHE_VERSION = 1
 CHUNK = 64  # clips per chunk file: the most work an interruption can lose
@@ -65,17 +65,6 @@ def cache_dir(home, dataset: str, root: Path, audio_spec: AudioFeatures, visual_
             "audio": audio_spec.to_dict(), "visual": {**visual_spec.to_dict(), "mean": None, "std": None}}
     key = hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     return Path(home) / ".cache" / "features" / f"{dataset}-{key}"
-
-
-def _atomic_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FeatureCache:
@@ -188,7 +177,7 @@ class FeatureCache:
             "failed": failed,
         }
         name = f"chunk-{time.time_ns():020d}-{secrets.token_hex(3)}.pt"
-        _atomic_save(chunk, self.dir / name)
+        atomic_write(self.dir / name, lambda tmp: torch.save(chunk, tmp))
         self._add(chunk)
         stats["decoded"] += len(ok)
         stats["failed"] += len(failed)

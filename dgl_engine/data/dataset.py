@@ -32,9 +32,28 @@ class Split:
         return torch.bincount(self.labels, minlength=num_classes).tolist()
 
 
+def _channel_stats(visual: torch.Tensor, chunk: int = 256) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and (unbiased) std of (N, T, 3, H, W), `chunk` clips at a time in
+    float64: the paper preset's training frames take gigabytes, so no copy of the whole."""
+    total = torch.zeros(3, dtype=torch.float64)
+    squares = torch.zeros(3, dtype=torch.float64)
+    count = 0
+    for i in range(0, visual.shape[0], chunk):
+        x = visual[i: i + chunk].double()
+        total += x.sum(dim=(0, 1, 3, 4))
+        squares += (x * x).sum(dim=(0, 1, 3, 4))
+        count += x.numel() // 3
+    mean = total / max(count, 1)
+    var = (squares - count * mean * mean) / max(count - 1, 1)
+    return tuple(float(m) for m in mean), tuple(float(s) for s in var.clamp(min=1e-12).sqrt().clamp(min=1e-6))
+
+
 @dataclass(frozen=True)
 class Normalization:
-    """Statistics of the training split, applied to every split and to uploaded clips."""
+    """Statistics of the training split, applied to every split and to uploaded clips.
+
+    ``fit`` is the one place they are computed; ``audio`` / ``visual`` (or ``apply`` for a
+    whole split) the one place they are applied, for training data and predictions alike."""
 
     audio_mean: float
     audio_std: float
@@ -42,24 +61,37 @@ class Normalization:
     visual_std: tuple[float, float, float]
 
     @staticmethod
-    def fit(audio: torch.Tensor, visual: torch.Tensor) -> "Normalization":
-        """audio (N, 1, F, T) log-spectrograms, visual (N, T, 3, H, W) in [0, 1]."""
-        v = visual.transpose(0, 2).reshape(3, -1)  # (3, N*T*H*W)
-        return Normalization(
-            audio_mean=float(audio.mean()),
-            audio_std=float(audio.std().clamp(min=1e-6)),
-            visual_mean=tuple(float(x) for x in v.mean(1)),
-            visual_std=tuple(float(x) for x in v.std(1).clamp(min=1e-6)),
-        )
+    def fit(audio: torch.Tensor, visual: torch.Tensor, *,
+            audio_stats: tuple[float, float] | None = None,
+            visual_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> "Normalization":
+        """Statistics of audio (N, 1, F, T) log-spectrograms and visual (N, T, 3, H, W) frames in
+        [0, 1]: one mean/std for audio, one per colour channel for visual (stds at least 1e-6).
+        `audio_stats` = (mean, std) / `visual_stats` = (means, stds): fixed statistics used
+        instead of fitting that modality (a preset's own, e.g. ImageNet's)."""
+        if audio_stats is None:
+            audio_stats = (float(audio.mean()), float(audio.std().clamp(min=1e-6)))
+        if visual_stats is None:
+            visual_stats = _channel_stats(visual)
+        (audio_mean, audio_std), (visual_mean, visual_std) = audio_stats, visual_stats
+        return Normalization(float(audio_mean), float(audio_std),
+                             tuple(float(x) for x in visual_mean), tuple(float(x) for x in visual_std))
 
-    def audio(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.audio_mean) / self.audio_std
+    def audio(self, x: torch.Tensor, *, in_place: bool = False) -> torch.Tensor:
+        """x (..., 1, F, T) log spectrogram -> standardised; `in_place` overwrites x."""
+        return x.sub_(self.audio_mean).div_(self.audio_std) if in_place else (x - self.audio_mean) / self.audio_std
 
-    def visual(self, x: torch.Tensor) -> torch.Tensor:
-        """x (..., 3, H, W) in [0, 1]."""
+    def visual(self, x: torch.Tensor, *, in_place: bool = False) -> torch.Tensor:
+        """x (..., 3, H, W) in [0, 1] -> per-channel standardised; `in_place` overwrites x."""
         m = torch.tensor(self.visual_mean, dtype=x.dtype).view(3, 1, 1)
         s = torch.tensor(self.visual_std, dtype=x.dtype).view(3, 1, 1)
-        return (x - m) / s
+        return x.sub_(m).div_(s) if in_place else (x - m) / s
+
+    def apply(self, split: Split, *, in_place: bool = False) -> Split:
+        """The split with both modalities standardised (labels unchanged). `in_place`
+        overwrites its tensors instead of copying them: a real dataset's features take
+        gigabytes."""
+        return Split(self.audio(split.audio, in_place=in_place).contiguous(),
+                     self.visual(split.visual, in_place=in_place).contiguous(), split.labels)
 
     def to_dict(self) -> dict:
         return {
@@ -121,16 +153,12 @@ def normalized_data(
 ) -> AVData:
     """Fit normalisation on raw['train'] (log-spectrograms, frames in [0, 1]) and apply it to all."""
     norm = Normalization.fit(raw["train"].audio, raw["train"].visual)
-
-    def apply(s: Split) -> Split:
-        return Split(norm.audio(s.audio).contiguous(), norm.visual(s.visual).contiguous(), s.labels)
-
     return AVData(
         name=name,
         classes=tuple(classes),
-        train=apply(raw["train"]),
-        val=apply(raw["val"]),
-        test=apply(raw["test"]),
+        train=norm.apply(raw["train"]),
+        val=norm.apply(raw["val"]),
+        test=norm.apply(raw["test"]),
         audio_spec=audio_spec,
         visual_spec=visual_spec,
         normalization=norm,

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from dgl_engine.config import SyntheticSettings
-from dgl_engine.data.media import write_mp4
+from dgl_engine.data.encode import write_mp4
 from dgl_engine.data.synthetic import CLIP_SECONDS, REGIMES, SAMPLE_RATE, class_names, generate_raw
 
 

@@ -1,7 +1,8 @@
 """Feature code shared by every dataset, by the cache and by prediction.
 
-A waveform or a stack of decoded frames becomes model input here and nowhere else, so a
-clip uploaded for prediction is processed exactly as the training data was. Which
+A waveform or a stack of decoded frames becomes model input here and nowhere else (through
+``inputs.clip_to_inputs`` for a decoded clip), so a clip uploaded for prediction is processed
+exactly as the training data was. Which
 settings were used travels with each checkpoint (its JSON sidecar), as ``AudioFeatures``
 and ``VisualFeatures`` turned into dicts.
 """
@@ -134,7 +135,7 @@ def visual_features(frames: torch.Tensor, spec: VisualFeatures) -> torch.Tensor:
     """uint8 frames (T, H, W, 3) -> float (spec.frames, 3, size, size) in [0, 1], resized,
     centre-cropped, with T resampled to ``spec.frames`` (evenly spaced; repeated when short).
 
-    Normalisation is separate (``normalize_visual``) because its statistics may come from
+    Normalisation is separate (``dataset.Normalization``) because its statistics may come from
     the training set.
     """
     if frames.dim() != 4 or frames.shape[-1] != 3:
@@ -151,13 +152,3 @@ def visual_features(frames: torch.Tensor, spec: VisualFeatures) -> torch.Tensor:
     top, left = (nh - spec.size) // 2, (nw - spec.size) // 2
     return x[..., top : top + spec.size, left : left + spec.size].clamp(0, 1).contiguous()
 
-
-def normalize_visual(x: torch.Tensor, mean, std) -> torch.Tensor:
-    """x (..., 3, H, W) in [0, 1] -> per-channel standardised."""
-    m = torch.as_tensor(mean, dtype=x.dtype).view(3, 1, 1)
-    s = torch.as_tensor(std, dtype=x.dtype).view(3, 1, 1)
-    return (x - m) / s
-
-
-def normalize_audio(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
-    return (x - mean) / std

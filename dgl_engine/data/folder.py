@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import SPLITS, Catalog, Sample, assign_splits, carve_val
-from dgl_engine.data.media import SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO
+from dgl_engine.data.decode import SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO
 
 # Appendix A1 of "Look, Listen and Learn" (arXiv:1705.08168), in Kinetics-400/600 spelling.
 KINETICS_SOUNDS = (

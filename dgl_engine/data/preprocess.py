@@ -3,13 +3,14 @@
 Preprocessing presets (``DataConfig.preprocessing``):
 - ``paper``: the official CREMA-D pipeline of the OGM-GE/DGL code: audio at 22,050 Hz tiled to
   3 s, log-magnitude STFT (n_fft 512, hop 353) -> (1, 257, 188); one frame per clip at 1 fps,
-  224 px, ImageNet mean/std. The official code also augments frames in training (random
-  resized crop, horizontal flip); the trainer does not (yet), so numbers run slightly lower.
+  224 px, ImageNet mean/std. As in the official code, the trainer augments training frames
+  batch by batch (random resized crop, horizontal flip: ``dgl_engine/augment.py``); the
+  features cached here are not augmented.
 - ``lab``: small enough to train the ``tiny`` encoder on a CPU in minutes: 16 kHz, 3 s,
   64-band log-mel (n_fft 512, hop 256, up to 8 kHz) -> (1, 64, 188); two frames at 1 fps,
   64 px; mean/std of the training split.
 
-Every clip becomes inputs through ``media.decode_clip`` and ``media.clip_to_inputs``, the code
+Every clip becomes inputs through ``decode.decode_clip`` and ``inputs.clip_to_inputs``, the code
 prediction uses, so an uploaded clip is processed exactly as the training data was.
 """
 
@@ -24,8 +25,9 @@ import torch
 from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Sample
 from dgl_engine.data.dataset import AVData, Normalization, Split
+from dgl_engine.data.decode import SUPPORTED_IMAGE, DecodedClip, MediaError, decode_clip
 from dgl_engine.data.features import IMAGENET_MEAN, IMAGENET_STD, AudioFeatures, VisualFeatures
-from dgl_engine.data.media import SUPPORTED_IMAGE, DecodedClip, MediaError, clip_to_inputs, decode_clip
+from dgl_engine.data.inputs import clip_to_inputs
 
 PREPROCESSING: dict[str, tuple[AudioFeatures, VisualFeatures]] = {
     "paper": (
@@ -118,21 +120,6 @@ def sample_inputs(sample: Sample, audio_spec: AudioFeatures, visual_spec: Visual
 # ----------------------------------------------------------------------------- the dataset
 
 
-def _channel_stats(visual: torch.Tensor, chunk: int = 256) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of (N, T, 3, H, W), chunk by chunk (no copy of the whole)."""
-    total = torch.zeros(3, dtype=torch.float64)
-    squares = torch.zeros(3, dtype=torch.float64)
-    count = 0
-    for i in range(0, visual.shape[0], chunk):
-        x = visual[i: i + chunk].double()
-        total += x.sum(dim=(0, 1, 3, 4))
-        squares += (x * x).sum(dim=(0, 1, 3, 4))
-        count += x.numel() // 3
-    mean = total / max(count, 1)
-    var = (squares - count * mean * mean) / max(count - 1, 1)
-    return tuple(float(m) for m in mean), tuple(float(s) for s in var.clamp(min=1e-12).sqrt().clamp(min=1e-6))
-
-
 def build_avdata(name: str, classes, raw: dict[str, Split], audio_spec: AudioFeatures,
                  visual_spec: VisualFeatures, info: dict) -> AVData:
     """Normalise raw splits (log spectrograms, frames in [0, 1]) in place and wrap them.
@@ -143,19 +130,12 @@ def build_avdata(name: str, classes, raw: dict[str, Split], audio_spec: AudioFea
     applied here, so prediction repeats it.
     """
     train = raw["train"]
-    if audio_spec.kind == "logstft":
-        audio_mean, audio_std = 0.0, 1.0
-    else:
-        audio_mean, audio_std = float(train.audio.mean()), float(train.audio.std().clamp(min=1e-6))
-    if visual_spec.mean is not None and visual_spec.std is not None:
-        visual_mean, visual_std = tuple(visual_spec.mean), tuple(visual_spec.std)
-    else:
-        visual_mean, visual_std = _channel_stats(train.visual)
-    norm = Normalization(audio_mean, audio_std, visual_mean, visual_std)
-    m = torch.tensor(visual_mean).view(3, 1, 1)
-    s = torch.tensor(visual_std).view(3, 1, 1)
-    for split in raw.values():  # in place: the paper preset's frames take gigabytes
-        split.audio.sub_(audio_mean).div_(audio_std)
-        split.visual.sub_(m).div_(s)
-    return AVData(name=name, classes=tuple(classes), train=raw["train"], val=raw["val"], test=raw["test"],
+    norm = Normalization.fit(
+        train.audio, train.visual,
+        audio_stats=(0.0, 1.0) if audio_spec.kind == "logstft" else None,
+        visual_stats=(visual_spec.mean, visual_spec.std) if visual_spec.mean is not None and visual_spec.std is not None
+        else None,
+    )
+    splits = {key: norm.apply(split, in_place=True) for key, split in raw.items()}  # the paper preset's frames take gigabytes
+    return AVData(name=name, classes=tuple(classes), train=splits["train"], val=splits["val"], test=splits["test"],
                   audio_spec=audio_spec, visual_spec=visual_spec, normalization=norm, info=dict(info))

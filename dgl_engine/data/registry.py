@@ -198,7 +198,7 @@ def describe(data: DataConfig, seed: int = 0, home=None) -> dict:
 
 def preview_clip(data: DataConfig, clip: str, seed: int = 0, sample_rate: int = 16000, fps: float = 2.0):
     """One clip of the dataset decoded (sound and pictures, AV-MNIST images included) as a
-    media.DecodedClip, for the app's previews. MediaError if it cannot be read."""
+    decode.DecodedClip, for the app's previews. MediaError if it cannot be read."""
     from dgl_engine.data.preprocess import decode_sample
 
     catalog = _catalog(dataclasses.replace(data, classes=(), per_class=None, fraction=1.0), seed)

@@ -12,16 +12,8 @@ import math
 
 import torch
 
+from dgl_engine.imbalance import imbalance_ratio
 from dgl_engine.methods.base import Method, Param, cross_entropy
-
-
-def imbalance_scores(model, h_a, h_v, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum over the batch of each modality's softmax score of the true class (slice logits)."""
-    head = model.fusion_head
-    idx = torch.arange(labels.shape[0], device=labels.device)
-    score_a = torch.softmax(head.slice_logits("audio", h_a), 1)[idx, labels].sum()
-    score_v = torch.softmax(head.slice_logits("visual", h_v), 1)[idx, labels].sum()
-    return score_a, score_v
 
 
 class OGMGE(Method):
@@ -35,8 +27,7 @@ class OGMGE(Method):
         loss = cross_entropy(model.fusion_head(h_a, h_v), labels)
         loss.backward()
         with torch.no_grad():
-            score_a, score_v = imbalance_scores(model, h_a, h_v, labels)
-            ratio = (score_a / score_v.clamp(min=1e-8)).item()  # > 1: audio dominates
+            ratio = imbalance_ratio(model.fusion_head, h_a, h_v, labels)  # > 1: audio dominates
         alpha = self.hp["alpha"]
         coeff = {"audio": 1.0, "visual": 1.0}
         if ratio > 1:

@@ -89,7 +89,7 @@ def test_a_changed_file_is_decoded_again(tmp_path: Path, root: Path):
 
 
 def test_failures_are_remembered_and_reported(tmp_path: Path, monkeypatch):
-    from dgl_engine.data.media import MediaError
+    from dgl_engine.data.decode import MediaError
     from dgl_engine.data.preprocess import sample_inputs
 
     calls = []

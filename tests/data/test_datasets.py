@@ -23,7 +23,8 @@ from dgl_engine.data.avmnist import read_idx
 from dgl_engine.data.catalog import Sample, hold_out, select
 from dgl_engine.data.export import write_ave, write_folder
 from dgl_engine.data.features import IMAGENET_MEAN, IMAGENET_STD
-from dgl_engine.data.media import decode_clip, load_inputs
+from dgl_engine.data.inputs import load_inputs
+from dgl_engine.data.decode import decode_clip
 from dgl_engine.data.preprocess import feature_specs
 
 EMOTIONS = {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
@@ -375,7 +376,7 @@ def test_ave_missing_videos_windows_and_errors(tmp_path: Path, monkeypatch, root
 
 def test_ave_event_window_selects_the_frames(tmp_path: Path):
     """A window keeps the audio and frames inside it (the event), not the whole video."""
-    from dgl_engine.data.media import write_mp4
+    from dgl_engine.data.encode import write_mp4
     from dgl_engine.data.preprocess import decode_sample
 
     frames = np.zeros((4, 32, 32, 3), np.uint8)

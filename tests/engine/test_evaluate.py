@@ -134,3 +134,30 @@ def test_each_named_accuracy_mode_matches_an_independent_computation():
     metrics, _ = evaluate(model, create_method("joint"), split, 3, "cpu")
     assert metrics["acc_audio"] == pytest.approx(zero_a) and metrics["acc_visual"] == pytest.approx(zero_v)
     assert metrics["acc_audio_slice"] == pytest.approx(slice_a) and metrics["acc_visual_slice"] == pytest.approx(slice_v)
+
+def test_evaluation_and_ogm_ge_report_the_same_imbalance_ratio():
+    """evaluate's imbalance_ratio and the rho OGM-GE acts on are one function of the slices."""
+    import copy
+
+    from dgl_engine.imbalance import imbalance_ratio, imbalance_scores
+
+    model = build_model(ModelConfig(encoder="tiny", fusion="concat"), 4, seed=1).eval()
+    g = torch.Generator().manual_seed(2)
+    split = Split(torch.randn(20, 1, 40, 63, generator=g), torch.randn(20, 1, 3, 32, 32, generator=g),
+                  torch.randint(0, 4, (20,), generator=g))
+    joint = create_method("joint", {}, torch.Generator().manual_seed(0))
+    metrics, _ = evaluate(model, joint, split, 4, "cpu")
+    with torch.no_grad():
+        h_a, h_v = model.encode("audio", split.audio), model.encode("visual", split.visual)
+        ratio = imbalance_ratio(model.fusion_head, h_a, h_v, split.labels)
+        score_a, score_v = imbalance_scores(model.fusion_head, h_a, h_v, split.labels)
+    assert metrics["imbalance_ratio"] == ratio == float(score_a / score_v)
+    assert 0 < float(score_a) <= 20 and 0 < float(score_v) <= 20  # sums of N probabilities
+
+    train = copy.deepcopy(model).train()
+    with torch.no_grad():
+        expected = imbalance_ratio(train.fusion_head, train.encode("audio", split.audio),
+                                   train.encode("visual", split.visual), split.labels)
+    train = copy.deepcopy(model).train()  # fresh BatchNorm statistics, as before the line above
+    ogm = create_method("ogm-ge", {}, torch.Generator().manual_seed(0))
+    assert float(ogm.backward(train, split.audio, split.visual, split.labels)["ratio"]) == pytest.approx(expected, rel=1e-6)

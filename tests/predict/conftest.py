@@ -48,7 +48,7 @@ def unimodal_run(tmp_path_factory):
 
 def bad_files(tmp_path, shared_data):
     """(file, words its message must hold) for every way an upload can be bad."""
-    from dgl_engine.data import media
+    from dgl_engine.data import decode, encode
 
     webm = (shared_data / "clips" / "big_buck_bunny_432_433.webm").read_bytes()
     mp4 = (shared_data / "clips" / "example2.mp4").read_bytes()
@@ -64,9 +64,9 @@ def bad_files(tmp_path, shared_data):
     for name, (data, words) in cases.items():
         (tmp_path / name).write_bytes(data)
         paths[tmp_path / name] = words
-    media.write_wav(tmp_path / "blip.wav", np.zeros(40, np.float32), 8000)  # shorter than a spectrogram frame
+    encode.write_wav(tmp_path / "blip.wav", np.zeros(40, np.float32), 8000)  # shorter than a spectrogram frame
     paths[tmp_path / "blip.wav"] = "shorter than one spectrogram frame"
     with open(tmp_path / "huge.mp4", "wb") as f:  # sparse: over the limit without writing 200 MB
-        f.truncate(media.DEFAULT_MAX_BYTES + 1)
+        f.truncate(decode.DEFAULT_MAX_BYTES + 1)
     paths[tmp_path / "huge.mp4"] = "over the 200 MB limit"
     return paths

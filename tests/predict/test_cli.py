@@ -99,12 +99,12 @@ def test_unknown_run_method_or_arguments(capsys, trained_run, tmp_path, shared_d
 
 
 def test_sound_and_image(capsys, trained_run, tmp_path):
-    from dgl_engine.data import media
+    from dgl_engine.data import encode
     import numpy as np
 
     home, run_id = trained_run
-    media.write_wav(tmp_path / "tone.wav", 0.3 * np.sin(np.arange(8000) * 0.3), 8000)
-    media.write_png(tmp_path / "grey.png", np.full((48, 64, 3), 120, np.uint8))
+    encode.write_wav(tmp_path / "tone.wav", 0.3 * np.sin(np.arange(8000) * 0.3), 8000)
+    encode.write_png(tmp_path / "grey.png", np.full((48, 64, 3), 120, np.uint8))
     rc, out, err = _main(capsys, "predict", "--run", run_id, "--method", "dgl", "--home", home,
                          tmp_path / "tone.wav", "--image", tmp_path / "grey.png", "--json")
     d = _check(rc, out, err, as_json=True)
@@ -132,7 +132,7 @@ def test_samples_for_a_real_dataset_run(capsys, tmp_path, shared_data, monkeypat
     from tests.conftest import small_config
     import dataclasses
     from dgl_engine.config import DataConfig
-    from dgl_engine.data import media
+    from dgl_engine.data import decode
 
     monkeypatch.setenv("DGL_LAB_DATA", str(shared_data))
     store = RunStore(tmp_path / "home")
@@ -143,7 +143,7 @@ def test_samples_for_a_real_dataset_run(capsys, tmp_path, shared_data, monkeypat
     written = [Path(p) for p in out.splitlines()]
     assert len(written) == 2 and all(p.parent == tmp_path / "out" for p in written)
     assert {p.name.split("_")[0] for p in written} <= {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
-    info = media.probe(written[0])
+    info = decode.probe(written[0])
     assert info["has_audio"] and info["has_video"] and info["format"].startswith("mov")
 
 

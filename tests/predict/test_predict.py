@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from dgl_engine import predict
-from dgl_engine.data import media
-from dgl_engine.data.media import MediaError
+from dgl_engine.data import decode, encode
+from dgl_engine.data.decode import MediaError
 from dgl_engine.data.synthetic import AUDIO_SPEC, VISUAL_SPEC, class_names, load_synthetic
 from dgl_engine.predict import PredictError, load_predictor, predict_file, predict_many
 from dgl_engine.samples import run_config, write_samples
@@ -145,6 +145,28 @@ def test_per_modality_answers_are_zero_mode(dgl, samples):
     assert p.waveform.shape == (AUDIO_SPEC.num_samples,)
 
 
+def test_prediction_inputs_are_clip_to_inputs(dgl, samples, tmp_path):
+    """The model sees exactly what clip_to_inputs (the training data's path) makes of the
+    decoded clip, normalised with the stored statistics; an image replaces the frames."""
+    from dgl_engine.data.inputs import clip_to_inputs, heard_waveform
+
+    clip = predict.decode(dgl, samples[0])
+    audio, visual = clip_to_inputs(clip, dgl.audio_spec, dgl.visual_spec)
+    p = predict.predict_clip(dgl, clip)
+    assert torch.equal(p.spectrogram, audio) and torch.equal(p.frames, visual)
+    assert torch.equal(p.waveform, heard_waveform(clip, dgl.audio_spec))
+    norm, model = dgl.normalization, dgl.model
+    with torch.no_grad():
+        logits = model.fusion_head(model.encode("audio", norm.audio(audio)[None]), model.encode("visual", norm.visual(visual)[None]))
+    assert p.fused["probs"] == torch.softmax(logits.double().flatten(), 0).tolist()
+
+    encode.write_png(tmp_path / "grey.png", np.full((40, 40, 3), 90, np.uint8))
+    image = predict.decode(dgl, tmp_path / "grey.png")
+    both = predict.predict_clip(dgl, clip, image)
+    assert torch.equal(both.spectrogram, audio)
+    assert torch.equal(both.frames, clip_to_inputs(image, dgl.audio_spec, dgl.visual_spec)[1])
+
+
 def test_bytes_and_paths_give_the_same_answer(dgl, samples):
     from_path = predict_file(dgl, samples[1])
     from_bytes = predict_file(dgl, samples[1].read_bytes(), name=samples[1].name)
@@ -171,9 +193,9 @@ def test_clip_without_audio_is_visual_only(dgl, shared_data):
 
 
 def test_image_alone_and_audio_with_image(dgl, samples, tmp_path):
-    clip = media.decode_clip(samples[0], 8000, 1.0)
-    media.write_png(tmp_path / "shape.png", clip.frames[0].numpy())
-    media.write_wav(tmp_path / "chirp.wav", clip.waveform, 8000)
+    clip = decode.decode_clip(samples[0], 8000, 1.0)
+    encode.write_png(tmp_path / "shape.png", clip.frames[0].numpy())
+    encode.write_wav(tmp_path / "chirp.wav", clip.waveform, 8000)
     image = predict_file(dgl, tmp_path / "shape.png")
     assert image.used == ("visual",) and image.fused is None and any("no sound" in w for w in image.warnings)
     sound = predict_file(dgl, tmp_path / "chirp.wav")
@@ -195,11 +217,11 @@ def test_unimodal_models_answer_with_their_modality(unimodal_run, samples, tmp_p
     _sums_to_one(a.audio)
     v = predict_file(visual_only, samples[0])
     assert v.used == ("visual",) and v.audio is None and v.spectrogram is None
-    media.write_png(tmp_path / "x.png", np.full((40, 40, 3), 128, np.uint8))
+    encode.write_png(tmp_path / "x.png", np.full((40, 40, 3), 128, np.uint8))
     with pytest.raises(PredictError) as exc:
         predict_file(audio_only, tmp_path / "x.png")
     assert _one_line(exc) == "x.png: the audio-only model reads audio only, and this file has no sound (no audio stream)"
-    media.write_wav(tmp_path / "x.wav", np.zeros(4000, np.float32), 8000)
+    encode.write_wav(tmp_path / "x.wav", np.zeros(4000, np.float32), 8000)
     with pytest.raises(PredictError) as exc:
         predict_file(visual_only, tmp_path / "x.wav")
     assert "visual-only model reads visual only" in _one_line(exc)
@@ -208,10 +230,10 @@ def test_unimodal_models_answer_with_their_modality(unimodal_run, samples, tmp_p
 def test_predict_many_decodes_once_and_reports_each_model(unimodal_run, dgl, tmp_path, monkeypatch):
     store = RunStore(unimodal_run[0])
     predictors = [load_predictor(store, unimodal_run[1], m) for m in ("audio-only", "visual-only")] + [dgl]
-    media.write_png(tmp_path / "x.png", np.full((40, 40, 3), 200, np.uint8))
+    encode.write_png(tmp_path / "x.png", np.full((40, 40, 3), 200, np.uint8))
     calls = []
-    real = media.decode_clip
-    monkeypatch.setattr(media, "decode_clip", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = decode.decode_clip
+    monkeypatch.setattr(predict, "decode_clip", lambda *a, **k: calls.append(1) or real(*a, **k))
     out = predict_many(predictors, (tmp_path / "x.png").read_bytes(), name="x.png")
     assert len(calls) == 1
     assert isinstance(out["audio-only"], PredictError)
@@ -273,13 +295,13 @@ def test_one_torch_thread_inside_and_restored(dgl, samples, monkeypatch):
 
 def test_playable_video(shared_data, samples, tmp_path):
     flv = shared_data / "cremad" / "VideoFlash" / "1001_DFA_ANG_XX.flv"
-    out = predict.playable_video(flv.read_bytes(), name=flv.name)
+    out = encode.playable_video(flv.read_bytes(), name=flv.name)
     assert out[4:8] == b"ftyp"
     (tmp_path / "v.mp4").write_bytes(out)
-    info = media.probe(tmp_path / "v.mp4")
+    info = decode.probe(tmp_path / "v.mp4")
     assert info["codecs"][0] in ("h264", "mpeg4") and info["has_audio"]
-    assert predict.playable_video(samples[0]) == samples[0].read_bytes()  # MP4: shown as it is
-    assert predict.playable_video(b"RIFF", name="a.wav") is None
+    assert encode.playable_video(samples[0]) == samples[0].read_bytes()  # MP4: shown as it is
+    assert encode.playable_video(b"RIFF", name="a.wav") is None
 
 
 def test_multi_frame_samples_give_back_every_frame(tmp_path):
@@ -296,9 +318,9 @@ def test_multi_frame_samples_give_back_every_frame(tmp_path):
     config = dataclasses.replace(config, data=dataclasses.replace(
         config.data, synthetic=dataclasses.replace(config.data.synthetic, frames=3)))
     (sample,) = synthetic_samples(config, 1)
-    media.write_mp4(tmp_path / "s.mp4", sample.frames, sample.fps, sample.waveform, sample.sample_rate)
+    encode.write_mp4(tmp_path / "s.mp4", sample.frames, sample.fps, sample.waveform, sample.sample_rate)
     spec = dataclasses.replace(VISUAL_SPEC, frames=3)
-    clip = media.decode_clip(tmp_path / "s.mp4", 8000, spec.fps)
+    clip = decode.decode_clip(tmp_path / "s.mp4", 8000, spec.fps)
     seen = visual_features(clip.frames, spec)  # (3, 3, 32, 32)
     _, frames, _ = generate_raw(config.data.synthetic, config.seed, "test")
     assert seen.shape == (3, 3, 32, 32)
