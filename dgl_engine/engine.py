@@ -1,127 +1,117 @@
-"""The engine: a long-lived object owning a worker thread and a queue of experiments.
+"""The engine: a long-lived object in the server that queues runs fairly and trains each one in
+its own worker process, several at once.
 
     engine = Engine(home="runs")
-    run_id = engine.submit(config)            # validated first; ConfigError if impossible
-    snap = engine.snapshot(run_id, since=0)   # immutable: status, progress, events so far
-    engine.cancel(run_id)                     # stops within a second
-    engine.runs()                             # every run, live and stored
+    run_id = engine.submit(config, owner=token)   # checked first: ConfigError / QueueFull
+    snap = engine.snapshot(run_id, since=0)       # immutable, bounded: status, progress, events
+    engine.cancel(run_id, owner=token)            # takes effect within a second, in every phase
+    engine.runs()                                 # every run, live and stored
 
-The worker never touches any UI; the app polls snapshots. A run that raises, diverges or runs
-out of memory is marked failed with a readable reason; the engine and the other runs carry on.
+A dispatcher thread starts runs as workers free up and streams their events into snapshots; a
+worker that dies fails only its run, with the signal or exit code and its likely cause, and a
+store that refuses a write fails only that run. Runs belong to the owner that submitted them:
+only that owner (or ``admin=True``) may stop or delete one. On start, running runs whose worker
+is gone (known by a kernel lock, not a PID) are marked interrupted and queued ones are queued
+again. The engine never touches any UI.
 """
 
 from __future__ import annotations
 
-import queue
+import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 
-from dgl_engine.config import ExperimentConfig
+from dgl_engine.config import ExperimentConfig, experiment_from_dict
 from dgl_engine.errors import ConfigError
-from dgl_engine.events import Event
-from dgl_engine.lifecycle import Prepared, create_run, execute_run, prepare
+from dgl_engine.fair_queue import FairQueue, QueueFull
+from dgl_engine.lifecycle import Prepared, create_run, prepare
+from dgl_engine.live_run import LiveRun, RunSnapshot
+from dgl_engine.locks import FileLock
 from dgl_engine.store import TERMINAL, RunStore, StoreError
 
-
-@dataclass(frozen=True)
-class RunSnapshot:
-    """What a page needs to draw a run, frozen at one instant."""
-
-    run_id: str
-    status: str  # queued | running | finished | failed | cancelled | interrupted
-    config: dict
-    phase: str
-    step: int
-    total_steps: int
-    epoch: float
-    elapsed_s: float
-    eta_s: float | None
-    error: str | None
-    warnings: tuple[str, ...]
-    results: dict  # method -> test metrics (once finished)
-    events: tuple[dict, ...]  # events[since:]
-    next_offset: int  # pass as ``since`` to get only newer events
-    created: float
-    queue_position: int | None = None
-    phase_message: str = ""  # e.g. "caching features: 120/744 clips"
-    phase_done: int = 0
-    phase_total: int = 0
-
-    @property
-    def progress(self) -> float:
-        if self.status == "finished":
-            return 1.0
-        if not self.total_steps and self.phase_total:  # before training: e.g. feature caching
-            return self.phase_done / self.phase_total
-        return self.step / self.total_steps if self.total_steps else 0.0
-
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL
+STOP_GRACE_S = 0.5  # cooperative stop first; then the worker process is ended
+TICK_S = 0.02
 
 
-@dataclass
-class _RunState:
-    run_id: str
-    prepared: Prepared
-    status: str = "queued"
-    phase: str = "queued"
-    step: int = 0
-    total_steps: int = 0
-    epoch: float = 0.0
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    results: dict = field(default_factory=dict)
-    events: list[dict] = field(default_factory=list)
-    created: float = field(default_factory=time.time)
-    cancel_requested: bool = False
-    phase_message: str = ""
-    phase_done: int = 0
-    phase_total: int = 0
+class NotYours(StoreError):
+    """Only the session that started a run (or an admin) may stop or delete it."""
 
 
 class Engine:
-    def __init__(self, home=None, start: bool = True):
+    def __init__(self, home=None, start: bool = True, workers: int | None = None):
+        from dgl_engine import resources
+
         self.store = RunStore(home)
         self.store.home.mkdir(parents=True, exist_ok=True)
+        self.instance = secrets.token_hex(8)
+        # The sole engine on this home may take over queued runs another engine left behind.
+        self._home_lock = FileLock(self.store.home / ".engine.lock")
+        self.sole = self._home_lock.acquire()
         self.interrupted = self.store.mark_interrupted()
+        self.workers = workers or resources.workers()
+        self.threads = resources.threads_per_worker(self.workers)
+        self.memory_limit = resources.worker_memory_budget()
         self._lock = threading.Lock()
-        self._live: dict[str, _RunState] = {}
+        self._live: dict[str, LiveRun] = {}
         self._loaded: dict[str, tuple[dict, ...]] = {}  # events of finished stored runs
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._order: list[str] = []  # queued run ids, oldest first
-        self._thread = threading.Thread(target=self._work, name="dgl-engine", daemon=True)
+        self._queue = FairQueue()
+        self._running: dict[str, object] = {}  # run_id -> worker.WorkerHandle
+        self._closing = False
+        self.requeued = self._requeue_stored() if self.sole else []
+        self._thread = threading.Thread(target=self._dispatch, name="dgl-engine", daemon=True)
         if start:
             self._thread.start()
 
     # ----- public API --------------------------------------------------------------------
-    def submit(self, config: ExperimentConfig) -> str:
-        """Validate and queue an experiment; returns its run id. Raises ConfigError."""
-        prepared = prepare(config)  # a wrong setting or path is refused before anything is written
-        run_id = create_run(self.store, prepared)
-        state = _RunState(run_id, prepared, warnings=list(prepared.warnings))
+    def submit(self, config: ExperimentConfig, owner: str = "local") -> str:
+        """Check and queue an experiment; its run id. ConfigError (QueueFull) if refused."""
+        from dgl_engine.resources import estimate_seconds
+
+        prepared = prepare(config)  # a wrong setting, path or size is refused before anything is written
+        with self._lock:
+            self._queue.check(owner)
+        run_id = create_run(self.store, prepared, owner=owner, engine=self.instance)
+        state = LiveRun(run_id, prepared, owner, warnings=list(prepared.warnings),
+                        estimate_s=estimate_seconds(prepared.config))
         with self._lock:
             self._live[run_id] = state
-            self._order.append(run_id)
-        self._queue.put(run_id)
+            self._queue.push(owner, run_id)
         return run_id
 
-    def cancel(self, run_id: str) -> bool:
-        """Ask a queued or running run to stop; False if it is not live."""
+    def rerun(self, run_id: str, owner: str = "local") -> str:
+        """The same config again, as a new run (e.g. an interrupted one, from Results)."""
+        record = self.store.read(run_id)
+        return self.submit(experiment_from_dict(record.get("config") or {}), owner=owner)
+
+    def owner_of(self, run_id: str) -> str:
+        with self._lock:
+            state = self._live.get(run_id)
+        if state is not None:
+            return state.owner
+        return str(self.store.read(run_id).get("owner") or "")
+
+    def _check_owner(self, run_id: str, owner: str | None, admin: bool, what: str) -> None:
+        if owner is None or admin:
+            return
+        run_owner = self.owner_of(run_id)
+        if run_owner and run_owner != owner:
+            raise NotYours(f"only the session that started run {run_id} can {what} it")
+
+    def cancel(self, run_id: str, owner: str | None = None, admin: bool = False) -> bool:
+        """Stop a queued or running run; False if it is not live. NotYours if not the owner's."""
+        self._check_owner(run_id, owner, admin, "stop")
         with self._lock:
             state = self._live.get(run_id)
             if state is None or state.status not in ("queued", "running"):
                 return False
             state.cancel_requested = True
-            if state.status == "queued":
-                state.status, state.phase = "cancelled", "cancelled"
-                if run_id in self._order:
-                    self._order.remove(run_id)
-        if state.status == "cancelled":
-            self.store.update(run_id, status="cancelled", finished=time.time())
+            handle = self._running.get(run_id)
+            if handle is not None:
+                handle.request_stop()
+                return True
+            self._queue.remove(run_id)
+            state.status, state.phase, state.error = "cancelled", "cancelled", "stopped before it started"
+        self._record(run_id, status="cancelled", error="stopped before it started", finished=time.time())
         return True
 
     def snapshot(self, run_id: str, since: int = 0) -> RunSnapshot:
@@ -129,14 +119,8 @@ class Engine:
         with self._lock:
             state = self._live.get(run_id)
             if state is not None:
-                position = self._order.index(run_id) + 1 if run_id in self._order else None
-                return RunSnapshot(
-                    run_id, state.status, state.prepared.config.to_dict(), state.phase, state.step,
-                    state.total_steps, state.epoch, state.elapsed_s, state.eta_s, state.error,
-                    tuple(state.warnings), dict(state.results), tuple(state.events[since:]),
-                    len(state.events), state.created, position,
-                    state.phase_message, state.phase_done, state.phase_total,
-                )
+                position = self._queue.position(run_id)
+                return state.snapshot(since, position, self._start_in(run_id) if position else None)
         return self._stored_snapshot(run_id, since)
 
     def runs(self) -> list[dict]:
@@ -144,17 +128,18 @@ class Engine:
         records = self.store.list()
         with self._lock:
             for r in records:
-                state = self._live.get(r["run_id"])
+                state = self._live.get(r.get("run_id"))
                 if state is not None:
                     r["status"] = state.status
                     r["progress"] = state.step / state.total_steps if state.total_steps else 0.0
         return records
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, owner: str | None = None, admin: bool = False) -> None:
+        self._check_owner(run_id, owner, admin, "delete")
         with self._lock:
             state = self._live.get(run_id)
             if state is not None and state.status in ("queued", "running"):
-                raise StoreError("cancel the run before deleting it")
+                raise StoreError("stop (cancel) the run before deleting it")
             self._live.pop(run_id, None)
             self._loaded.pop(run_id, None)
         self.store.delete(run_id)
@@ -169,15 +154,149 @@ class Engine:
             time.sleep(0.05)
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every worker (cooperatively, then by force) and the dispatcher."""
         with self._lock:
-            for state in self._live.values():
-                if state.status in ("queued", "running"):
-                    state.cancel_requested = True
-        self._queue.put(None)
+            self._closing = True
+            handles = dict(self._running)
+        for handle in handles.values():
+            handle.request_stop()
+        deadline = time.monotonic() + timeout
+        for handle in handles.values():
+            handle.process.join(max(0.0, deadline - time.monotonic()))
+            handle.terminate()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self._home_lock.release()
 
-    # ----- worker ------------------------------------------------------------------------
+    # ----- the dispatcher ----------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                closing = self._closing
+            try:
+                for run_id in list(self._running):
+                    self._service(run_id)
+                if not closing:
+                    self._start_waiting()
+            except Exception:  # noqa: BLE001 - the dispatcher outlives any one run's trouble
+                pass
+            if closing and not self._running:
+                return
+            time.sleep(TICK_S)
+
+    def _start_waiting(self) -> None:
+        from dgl_engine.worker import WorkerHandle
+
+        while True:
+            with self._lock:
+                if len(self._running) >= self.workers:
+                    return
+                run_id = self._queue.pop()
+                if run_id is None:
+                    return
+                state = self._live[run_id]
+                state.status, state.phase = "running", "starting"
+                slot = len(self._running)
+            try:
+                handle = WorkerHandle.start(state.prepared, self.store.home, run_id, self.threads, self.memory_limit,
+                                            gpu=self._gpu(slot))
+            except Exception as exc:  # noqa: BLE001 - e.g. no more processes: fail this run only
+                self._finish(run_id, "failed", f"could not start a worker process: {exc}")
+                continue
+            with self._lock:
+                self._running[run_id] = handle
+
+    def _gpu(self, slot: int) -> int | None:
+        import torch
+
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return slot % n if n else None
+
+    def _service(self, run_id: str) -> None:
+        """Bring a running run's events in; end it when its worker has reported or died."""
+        handle = self._running[run_id]
+        events = handle.drain()
+        with self._lock:
+            state = self._live[run_id]
+            for d in events:
+                state.apply(d)
+        if handle.result is not None:
+            status, error, results, _seconds = handle.result
+            handle.process.join(1.0)
+            self._finish(run_id, status, error, results, record=False)  # the worker wrote run.json
+        elif not handle.alive:
+            events = handle.drain()  # what it sent before it went
+            with self._lock:
+                for d in events:
+                    state.apply(d)
+            if handle.result is not None:
+                self._service(run_id)
+                return
+            if state.cancel_requested:
+                self._finish(run_id, "cancelled", "stopped by the user", record=True)
+            else:
+                from dgl_engine.worker import exit_reason
+
+                self._finish(run_id, "failed", exit_reason(handle.process.exitcode), record=True)
+        elif handle.stop_requested is not None and time.monotonic() - handle.stop_requested > STOP_GRACE_S:
+            handle.terminate()  # did not stop in time (e.g. inside data generation): end it
+
+    def _finish(self, run_id: str, status: str, error: str | None, results: dict | None = None, record: bool = True) -> None:
+        handle = self._running.pop(run_id, None)
+        if handle is not None:
+            handle.close()
+        if record and status != "finished":  # a worker that reported has written run.json itself
+            self._record(run_id, status=status, error=error, finished=time.time())
+        with self._lock:
+            state = self._live[run_id]
+            state.status, state.phase, state.error = status, status, error
+            if results:
+                state.results.update(results)
+
+    def _record(self, run_id: str, **fields) -> None:
+        """Into run.json, if the store allows; a refusing store never stops the dispatcher."""
+        try:
+            self.store.update(run_id, **fields)
+        except (OSError, StoreError, ValueError):
+            pass
+
+    def _start_in(self, run_id: str) -> float:
+        """About how long until a queued run starts: the work ahead of it, shared by the workers."""
+        order = self._queue.order()
+        ahead = order[: order.index(run_id)] if run_id in order else []
+        running = sorted(self._live[r].remaining_s() for r in self._running if r in self._live)
+        if len(running) < self.workers and not ahead:
+            return 0.0
+        work = sum(running) + sum(self._live[r].estimate_s for r in ahead if r in self._live)
+        return work / self.workers
+
+    # ----- runs left by an earlier engine ------------------------------------------------
+    def _requeue_stored(self) -> list[str]:
+        """Queue again the runs an engine that is gone left queued (a restart loses nothing)."""
+        from dgl_engine.resources import estimate_seconds
+
+        requeued = []
+        for record in sorted(self.store.list(), key=lambda r: r.get("created") or 0):
+            if record.get("status") != "queued" or not record.get("run_id"):
+                continue
+            run_id, owner = record["run_id"], str(record.get("owner") or "local")
+            try:
+                prepared = prepare(experiment_from_dict(record.get("config") or {}))
+            except (ConfigError, TypeError, ValueError) as exc:
+                self._record(run_id, status="failed", error=f"could not queue it again after a restart: {exc}")
+                continue
+            state = LiveRun(run_id, prepared, owner, warnings=list(record.get("warnings") or ()),
+                            created=record.get("created") or time.time(), estimate_s=estimate_seconds(prepared.config))
+            try:
+                self._queue.push(owner, run_id)
+            except QueueFull:
+                self._record(run_id, status="interrupted", error="the queue was full when the server restarted")
+                continue
+            self._live[run_id] = state
+            self._record(run_id, engine=self.instance)
+            requeued.append(run_id)
+        return requeued
+
     def _stored_snapshot(self, run_id: str, since: int) -> RunSnapshot:
         record = self.store.read(run_id)
         events = self._loaded.get(run_id)
@@ -191,42 +310,8 @@ class Engine:
             last.get("step", 0), last.get("total_steps", 0), last.get("epoch", 0.0),
             float(record.get("seconds") or last.get("elapsed_s", 0.0)), None, record.get("error"),
             tuple(record.get("warnings") or ()), dict(record.get("results") or {}), events[since:],
-            len(events), record.get("created") or 0.0,
+            len(events), record.get("created") or 0.0, owner=str(record.get("owner") or ""),
         )
 
-    def _observe(self, state: _RunState, event: Event) -> None:
-        d = event.to_dict()
-        with self._lock:
-            state.events.append(d)
-            if d["type"] == "progress":
-                state.step, state.total_steps, state.epoch = d["step"], d["total_steps"], d["epoch"]
-                state.elapsed_s, state.eta_s = d["elapsed_s"], d["eta_s"]
-            elif d["type"] == "phase":
-                state.phase, state.phase_message = d["phase"], d.get("message", "")
-                state.phase_done, state.phase_total = d.get("done", 0), d.get("total", 0)
-            elif d["type"] == "test":
-                state.results[d["method"]] = d["metrics"]
 
-    def _work(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            if run_id is None:
-                return
-            with self._lock:
-                state = self._live.get(run_id)
-                if state is None or state.status != "queued":
-                    continue
-                self._order.remove(run_id)
-                state.status, state.phase = "running", "starting"
-            # The outcome is durable in run.json before any snapshot says the run is over.
-            outcome = execute_run(
-                state.prepared, self.store, run_id,
-                observers=[lambda e, s=state: self._observe(s, e)],
-                should_stop=lambda s=state: s.cancel_requested,
-            )
-            with self._lock:
-                state.status, state.error = outcome.status, outcome.error
-                state.phase = outcome.status
-
-
-__all__ = ["Engine", "RunSnapshot", "ConfigError"]
+__all__ = ["Engine", "RunSnapshot", "ConfigError", "QueueFull", "NotYours"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from dgl_engine.config import ExperimentConfig
 from dgl_engine.data.dataset import AVData
 from dgl_engine.events import Event, Observer, PhaseEvent
+from dgl_engine.locks import run_lock
 from dgl_engine.store import RunStore, StoreError
 from dgl_engine.trainer import Cancelled, Diverged, TrainResult, train_experiment
 from dgl_engine.validate import resolve, validate
@@ -48,16 +49,25 @@ def prepare(config: ExperimentConfig) -> Prepared:
     """Everything that can be refused before a run exists: schema ranges, names, the data root."""
     warnings = validate(config)
     config = resolve(config)
+    from dgl_engine.resources import check_budget, estimate_seconds
+
     catalog = None
     if config.data.dataset != "synthetic":
         from dgl_engine.data.registry import check_root
 
         catalog = check_root(config.data, config.seed)
+    clips = len(catalog.samples) if catalog is not None else None
+    check_budget(config, clips)  # a run that cannot fit one worker's memory never starts
+    minutes = estimate_seconds(config, clips) / 60
+    if minutes > 10:
+        warnings.append(f"this run should take about {minutes:.0f} minutes on a CPU like this project's "
+                        "(much less on a GPU)")
     return Prepared(config, tuple(warnings), catalog)
 
 
-def create_run(store: RunStore, prepared: Prepared, status: str = "queued") -> str:
-    return store.create(prepared.config.to_dict(), status=status, warnings=list(prepared.warnings))
+def create_run(store: RunStore, prepared: Prepared, status: str = "queued", **fields) -> str:
+    """run.json for a prepared run (``fields``: e.g. its owner), and an empty metrics.jsonl."""
+    return store.create(prepared.config.to_dict(), status=status, warnings=list(prepared.warnings), **fields)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -176,7 +186,10 @@ def execute_run(prepared: Prepared, store: RunStore, run_id: str, observers: Seq
 
     t0 = time.time()
     status, error, results = "finished", None, {}
+    lock = None
     try:
+        lock = run_lock(store.run_dir(run_id))  # held while this process runs it: how restarts know
+        lock.acquire()
         store.update(run_id, status="running", started=t0)
         result = _train_and_save(prepared, store, run_id, observe, should_stop)
         results = result.test
@@ -195,6 +208,8 @@ def execute_run(prepared: Prepared, store: RunStore, run_id: str, observers: Seq
             pass
     seconds = round(time.time() - t0, 2)
     _record(store, run_id, status=status, error=error, results=results, seconds=seconds, finished=time.time())
+    if lock is not None:
+        lock.release()
     return Outcome(run_id, status, error, results, seconds)
 
 

@@ -54,18 +54,6 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def _pid_alive(pid: int | None, host: str | None) -> bool:
-    if not pid or host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunStore:
     def __init__(self, home: str | os.PathLike | None = None):
         self.home = Path(home) if home is not None else default_home()
@@ -88,7 +76,8 @@ class RunStore:
             return False
 
     # ----- runs --------------------------------------------------------------------------
-    def create(self, config: dict, run_id: str | None = None, status: str = "queued", warnings: list[str] = ()) -> str:
+    def create(self, config: dict, run_id: str | None = None, status: str = "queued", warnings: list[str] = (),
+               **fields) -> str:
         run_id = run_id or new_run_id()
         d = self.run_dir(run_id)
         d.mkdir(parents=True, exist_ok=False)
@@ -105,6 +94,7 @@ class RunStore:
             "versions": versions(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            **fields,
         }
         atomic_write_text(d / "run.json", json.dumps(record, indent=2))
         (d / "metrics.jsonl").touch()
@@ -165,13 +155,25 @@ class RunStore:
         shutil.rmtree(d)
 
     def mark_interrupted(self) -> list[str]:
-        """Runs left queued or running by a process that no longer exists -> interrupted."""
+        """Runs left "running" by a process that is gone -> interrupted (their curves so far are
+        kept). Alive is decided by the run's kernel lock (``locks.py``), which its executing
+        process holds, never by a PID: after a container restart the new server can have the
+        old one's PID. Queued runs are left for the engine to queue again."""
+        from dgl_engine.locks import is_held
+
         marked = []
         for record in self.list():
-            if record.get("status") in ("queued", "running") and not _pid_alive(record.get("pid"), record.get("host")):
-                self.update(record["run_id"], status="interrupted",
+            run_id = record.get("run_id")
+            if record.get("status") != "running" or not isinstance(run_id, str):
+                continue
+            try:
+                if is_held(self.run_dir(run_id) / ".lock"):
+                    continue
+                self.update(run_id, status="interrupted",
                             error=record.get("error") or "the process running it stopped before it finished")
-                marked.append(record["run_id"])
+            except (OSError, StoreError):
+                continue
+            marked.append(run_id)
         return marked
 
     # ----- models ------------------------------------------------------------------------

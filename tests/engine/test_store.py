@@ -135,30 +135,44 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_mark_interrupted_marks_dead_processes_only(store):
+def test_mark_interrupted_uses_the_run_lock_not_the_pid(store):
+    """A running run is alive while some process holds its lock, whatever PIDs say (after a
+    container restart the new server can have the dead one's PID)."""
+    from dgl_engine.locks import run_lock
+
     dead_running = store.create(CONFIG, status="running")
-    dead_queued = store.create(CONFIG)
+    queued = store.create(CONFIG)
     alive = store.create(CONFIG, status="running")
     finished = store.create(CONFIG, status="running")
-    pid = _dead_pid()
-    store.update(dead_running, pid=pid)
-    store.update(dead_queued, pid=pid)
-    store.update(alive, pid=os.getpid())
-    store.update(finished, pid=pid, status="finished")
-
-    assert sorted(store.mark_interrupted()) == sorted([dead_running, dead_queued])
-    assert store.read(dead_running)["status"] == "interrupted"
-    assert store.read(dead_running)["error"]
-    assert store.read(dead_queued)["status"] == "interrupted"
-    assert store.read(alive)["status"] == "running"
-    assert store.read(finished)["status"] == "finished"
-    assert store.mark_interrupted() == []  # idempotent
+    store.update(dead_running, pid=os.getpid())  # our own PID: a PID check would call it alive
+    store.update(finished, status="finished")
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(store.run_dir(alive) / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert store.mark_interrupted() == [dead_running]
+        assert store.read(dead_running)["status"] == "interrupted" and store.read(dead_running)["error"]
+        assert store.read(queued)["status"] == "queued"  # left for the engine to queue again
+        assert store.read(alive)["status"] == "running"
+        assert store.read(finished)["status"] == "finished"
+        assert store.mark_interrupted() == []  # idempotent
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.mark_interrupted() == [alive]  # its holder died: the kernel dropped the lock
+    with run_lock(store.run_dir(queued)):
+        pass
 
 
 def test_a_new_engine_marks_runs_of_a_dead_process_interrupted(store):
+    from dgl_engine.locks import run_lock
+
     orphan = store.create(CONFIG, status="running")
     store.update(orphan, pid=_dead_pid())
-    live = store.create(CONFIG, status="running")  # this process: alive
+    live = store.create(CONFIG, status="running")
+    lock = run_lock(store.run_dir(live))
+    assert lock.acquire()  # this process runs it
     engine = Engine(home=store.home, start=False)
     assert engine.interrupted == [orphan]
     assert engine.snapshot(orphan).status == "interrupted"

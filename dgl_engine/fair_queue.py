@@ -1,0 +1,74 @@
+"""The queue of runs waiting for a worker: fair between owners, with limits.
+
+Runs leave in round-robin order between owners (browser sessions, the CLI), not first come first
+served: a student who queues four runs delays each classmate by at most one of them. At most
+``limit`` runs wait in all and ``per_owner`` per owner; past that ``push`` raises QueueFull.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from dgl_engine.errors import ConfigError
+
+QUEUE_LIMIT = 32
+PER_OWNER_LIMIT = 4
+
+
+class QueueFull(ConfigError):
+    """The queue (or this owner's share of it) is full; the message says how to go on."""
+
+
+class FairQueue:
+    def __init__(self, limit: int = QUEUE_LIMIT, per_owner: int = PER_OWNER_LIMIT):
+        self.limit, self.per_owner = limit, per_owner
+        self._waiting: OrderedDict[str, deque[str]] = OrderedDict()  # owner -> run ids; order = whose turn
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self._waiting.values())
+
+    def check(self, owner: str) -> None:
+        """QueueFull if ``owner`` may not queue another run now."""
+        if len(self) >= self.limit:
+            raise QueueFull(f"the queue is full ({self.limit} runs waiting); try again when some have started")
+        if len(self._waiting.get(owner, ())) >= self.per_owner:
+            raise QueueFull(f"you already have {self.per_owner} runs waiting, the most one session may queue; "
+                            "wait for one to start or stop one")
+
+    def push(self, owner: str, run_id: str) -> None:
+        self.check(owner)
+        self._waiting.setdefault(owner, deque()).append(run_id)
+
+    def pop(self) -> str | None:
+        """The next run: the oldest of the owner whose turn it is; that owner goes to the back."""
+        for owner in list(self._waiting):
+            runs = self._waiting.pop(owner)
+            if runs:
+                run_id = runs.popleft()
+                if runs:
+                    self._waiting[owner] = runs  # re-inserted last: the next owner's turn
+                return run_id
+        return None
+
+    def remove(self, run_id: str) -> bool:
+        for owner, runs in list(self._waiting.items()):
+            if run_id in runs:
+                runs.remove(run_id)
+                if not runs:
+                    del self._waiting[owner]
+                return True
+        return False
+
+    def order(self) -> list[str]:
+        """Every waiting run in the order it will start (if nothing else is queued meanwhile)."""
+        queues = [(owner, list(runs)) for owner, runs in self._waiting.items()]
+        out, depth = [], 0
+        while any(depth < len(r) for _, r in queues):
+            out += [r[depth] for _, r in queues if depth < len(r)]
+            depth += 1
+        return out
+
+    def position(self, run_id: str) -> int | None:
+        """1 for the next run to start; None if it is not waiting."""
+        order = self.order()
+        return order.index(run_id) + 1 if run_id in order else None

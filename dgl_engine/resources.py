@@ -1,0 +1,136 @@
+"""What a run costs before it runs: how many runs train at once, the memory one may use, and
+estimates of a run's memory and time from its config alone.
+
+    workers()                 # DGL_LAB_WORKERS, else one per GPU, else cores // 2 (at least 1)
+    worker_memory_budget()    # DGL_LAB_WORKER_MEMORY ("6G", "800M", bytes), else a fair share
+    estimate_memory(config)   # bytes at peak: data, features, models, evaluation
+    estimate_seconds(config)  # wall time on this kind of machine (measured step costs)
+
+``check_budget`` refuses a run whose estimate is over the budget with one line naming both,
+before anything is written (the engine and the CLI call it through ``lifecycle.prepare``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dgl_engine.config import ExperimentConfig
+from dgl_engine.errors import ConfigError
+
+GIB = 2**30
+# Measured on the 2-core CPU this project is developed on (torch 2.13, tiny encoder, batch 64):
+# one method-step costs about 28 ms; validation, probes and the test pass add about 45%.
+STEP_SECONDS = {"tiny": 0.028, "resnet18": 0.9}
+OVERHEAD = 1.45
+# Peak bytes per synthetic clip while it is generated and featurised (waveform, spectrogram,
+# frames and their float copies), measured: 4,800 default clips peak at about 0.75 GB.
+SYNTHETIC_CLIP_BYTES = 120_000
+BASE_BYTES = 700 * 2**20  # an imported torch + the engine, before any data
+
+
+def workers() -> int:
+    """How many runs train at once."""
+    text = os.environ.get("DGL_LAB_WORKERS", "").strip()
+    if text:
+        try:
+            n = int(text)
+        except ValueError:
+            raise ConfigError(f"DGL_LAB_WORKERS must be a whole number, got {text!r}") from None
+        if not 1 <= n <= 64:
+            raise ConfigError(f"DGL_LAB_WORKERS must be between 1 and 64, got {n}")
+        return n
+    try:
+        import torch
+
+        gpus = torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no usable CUDA: count CPUs
+        gpus = 0
+    return gpus if gpus else max(1, (os.cpu_count() or 2) // 2)
+
+
+def threads_per_worker(n_workers: int | None = None) -> int:
+    """torch intra-op threads for each worker, so workers together do not oversubscribe the cores."""
+    return max(1, (os.cpu_count() or 1) // (n_workers or workers()))
+
+
+def total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * GIB
+
+
+def parse_bytes(text: str) -> int:
+    """'6G', '800M', '512k' or a number of bytes."""
+    t = text.strip().upper().removesuffix("B")
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        raise ConfigError(f"DGL_LAB_WORKER_MEMORY must be a size like 6G or 800M, got {text!r}") from None
+    if value < 64 * 2**20:
+        raise ConfigError(f"DGL_LAB_WORKER_MEMORY must be at least 64M, got {text!r}")
+    return int(value)
+
+
+def worker_memory_budget() -> int:
+    """Bytes one run may use: DGL_LAB_WORKER_MEMORY, else the machine's memory shared between
+    the workers and the server (one share each)."""
+    text = os.environ.get("DGL_LAB_WORKER_MEMORY", "").strip()
+    if text:
+        return parse_bytes(text)
+    return total_memory() // (workers() + 1)
+
+
+def _feature_values(config: ExperimentConfig) -> tuple[int, int, int]:
+    """(clips, audio floats per clip, visual floats per clip) from the config (no data read)."""
+    import math
+
+    d = config.data
+    if d.dataset == "synthetic":
+        from dgl_engine.data.synthetic import AUDIO_SPEC, FRAME_SIZE
+
+        s = d.synthetic
+        return s.num_classes * s.samples_per_class, math.prod(AUDIO_SPEC.shape), s.frames * 3 * FRAME_SIZE * FRAME_SIZE
+    from dgl_engine.data.preprocess import feature_specs
+
+    audio, visual = feature_specs(d.preprocessing, d.dataset)
+    clips = 10_000 if d.per_class is None else d.per_class * max(len(d.classes), 10) * 2  # unknown until scanned
+    return int(clips * d.fraction), math.prod(audio.shape), math.prod(visual.shape)
+
+
+def estimate_memory(config: ExperimentConfig, clips: int | None = None) -> int:
+    """Peak bytes of a run: generation/decoding, float32 features of every split, the models
+    with their gradients and optimizer state, and an evaluation batch. ``clips``: the real
+    dataset's count when the catalog is known."""
+    n, audio, visual = _feature_values(config)
+    n = clips if clips is not None else n
+    features = n * (audio + visual) * 4
+    generation = n * SYNTHETIC_CLIP_BYTES if config.data.dataset == "synthetic" else features  # normalised copy
+    params = 11_200_000 * 2 if config.model.encoder == "resnet18" else 200_000
+    models = params * 4 * 4 * len(config.methods)  # weights, grads, momentum, the initial copy
+    batch = config.train.batch_size * (audio + visual) * 4 * (40 if config.model.encoder == "resnet18" else 12)
+    return BASE_BYTES + features + generation + models + batch
+
+
+def estimate_seconds(config: ExperimentConfig, clips: int | None = None) -> float:
+    """Wall time of a run on a CPU like this project's (a rough figure, for queues and warnings)."""
+    n, audio, _ = _feature_values(config)
+    n = clips if clips is not None else n
+    train_share = config.data.synthetic.split[0] if config.data.dataset == "synthetic" else 0.8
+    batch = min(config.train.batch_size, max(2, int(n * train_share)))
+    steps = max(1, int(n * train_share * config.data.fraction) // batch) * config.train.epochs
+    per_step = STEP_SECONDS.get(config.model.encoder, 0.05) * batch / 64
+    return steps * len(config.methods) * per_step * OVERHEAD
+
+
+def gib(n: int) -> str:
+    return f"{n / GIB:.1f} GB"
+
+
+def check_budget(config: ExperimentConfig, clips: int | None = None) -> None:
+    """ConfigError naming the estimate and the limit when the run would not fit one worker."""
+    need, limit = estimate_memory(config, clips), worker_memory_budget()
+    if need > limit:
+        raise ConfigError(f"this run needs about {gib(need)} of memory, over the {gib(limit)} one run may use "
+                          "(DGL_LAB_WORKER_MEMORY); use fewer clips, a smaller batch or the tiny encoder")
