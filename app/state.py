@@ -7,7 +7,9 @@ only carries the new events.
 
 from __future__ import annotations
 
+import hmac
 import os
+import secrets
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -74,6 +76,34 @@ def runs_or_stop(engine) -> list[dict]:
         link("experiment", "Go to Experiment", icon=":material/tune:")
         st.stop()
     return runs
+
+
+# ----- who is asking: the browser session's owner token, and the instructor's admin token ------
+def owner() -> str:
+    """This browser session's owner token, kept in the URL (?session=) so a reload keeps it and
+    the session keeps its runs. There is no login: serve the app on a lab network or behind an
+    authenticating proxy (README, "Serve a lab")."""
+    token = st.query_params.get("session") or st.session_state.get("owner")
+    if not token or not isinstance(token, str) or len(token) > 64:
+        token = secrets.token_urlsafe(12)
+    st.session_state["owner"] = token
+    if st.query_params.get("session") != token:
+        st.query_params["session"] = token
+    return token
+
+
+def is_admin() -> bool:
+    """True once this session opened ?admin=TOKEN with the server's DGL_LAB_ADMIN_TOKEN."""
+    expected = os.environ.get("DGL_LAB_ADMIN_TOKEN", "")
+    given = st.query_params.get("admin")
+    if expected and given:
+        st.session_state["admin"] = hmac.compare_digest(str(given), expected)
+    return bool(expected) and bool(st.session_state.get("admin"))
+
+
+def may_change(run_owner: str) -> bool:
+    """Whether this session may stop or delete a run of ``run_owner``."""
+    return not run_owner or run_owner == owner() or is_admin()
 
 
 # ----- which run a page shows -----------------------------------------------------------------
@@ -156,8 +186,12 @@ def status_words(snap: RunSnapshot) -> tuple[str, str]:
     """(kind, sentence): kind is info | success | error | warning, for the matching st call."""
     s = snap.status
     if s == "queued":
-        where = f"position {snap.queue_position} in the queue" if snap.queue_position else "in the queue"
-        return "info", f"Queued ({where}): it starts as soon as the engine is free."
+        if snap.queue_position and snap.queue_position > 1 or (snap.start_in_s or 0) > 5:
+            ahead = (snap.queue_position or 1) - 1
+            wait = f"; it should start in about {_duration(snap.start_in_s)}" if snap.start_in_s else ""
+            return "info", (f"Queued: {ahead} run{'s' if ahead != 1 else ''} ahead of it in the queue, "
+                            f"and every worker is busy{wait}.")
+        return "info", "Queued: starting now."
     if s == "running":
         phase = {"starting": "starting", "data": "loading the data", "train": "training",
                  "test": "testing: confusion matrices and linear probes", "save": "saving the models"}.get(snap.phase, snap.phase)
@@ -201,6 +235,7 @@ def is_done(status: str) -> bool:
 # ----- links between pages (they also work when a page runs alone under AppTest) --------------
 def link(page: str, label: str, icon: str | None = None, run_id: str | None = None) -> None:
     try:
-        st.page_link(PAGES[page], label=label, icon=icon, query_params={"run": run_id} if run_id else None)
+        params = {"session": owner(), **({"run": run_id} if run_id else {})}
+        st.page_link(PAGES[page], label=label, icon=icon, query_params=params)
     except Exception:  # noqa: BLE001 - no navigation (a page run alone): say where to go instead
         st.markdown(f"{label}: open the **{page.capitalize()}** page.")

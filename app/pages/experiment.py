@@ -161,7 +161,7 @@ if st.button("Start experiment", key="start", type="primary", icon=":material/pl
     try:
         if config is None:
             config = forms.build_config(values, dataset, root)
-        run_id = engine.submit(config)
+        run_id = engine.submit(config, owner=state.owner())
     except ConfigError as exc:
         st.error(f"Not started: {exc}")
     except Exception as exc:  # noqa: BLE001

@@ -34,8 +34,13 @@ def live_view(run_id: str, polling: bool) -> None:
     st.caption(state.run_summary(snap))
     top, stop = st.columns([5, 1], vertical_alignment="bottom")
     top.progress(min(1.0, snap.progress), text=state.progress_words(snap))
-    if not snap.done and stop.button("Stop", key="stop", icon=":material/stop:", help="cancel this run"):
-        state.safely("stop the run", engine.cancel, run_id)
+    if not snap.done and state.may_change(snap.owner):
+        with stop.popover("Stop", icon=":material/stop:", help="cancel this run"):
+            st.write("Stop this run? Its curves so far are kept.")
+            if st.button("Yes, stop it", key="stop", type="primary"):
+                state.safely("stop the run", engine.cancel, run_id, owner=state.owner(), admin=state.is_admin())
+    elif not snap.done:
+        stop.caption("started by another session")
     for warning in snap.warnings:
         st.warning(warning)
 

@@ -68,12 +68,20 @@ with st.expander("Configuration"):
     st.json(snap.config)
     if record.get("data"):
         st.json(record["data"], expanded=False)
-with st.expander("Delete this run"):
-    sure = st.checkbox(f"Yes, delete run {run_id}, its metrics and its models", key=f"sure_{run_id}")
-    if st.button("Delete run", key="delete", type="primary", disabled=not sure, icon=":material/delete:"):
-        if state.safely("delete the run", engine.delete, run_id, default=False) is None:
-            state.forget(run_id)
-            st.rerun()
+if snap.status in ("interrupted", "failed", "cancelled"):
+    if st.button("Run it again (same settings, a new run)", key="rerun", icon=":material/replay:"):
+        again = state.safely("queue the run again", engine.rerun, run_id, owner=state.owner())
+        if again:
+            state.watch(again)
+            st.switch_page(state.PAGES["live"])
+if state.may_change(snap.owner):
+    with st.expander("Delete this run"):
+        sure = st.checkbox(f"Yes, delete run {run_id}, its metrics and its models", key=f"sure_{run_id}")
+        if st.button("Delete run", key="delete", type="primary", disabled=not sure, icon=":material/delete:"):
+            if state.safely("delete the run", engine.delete, run_id, owner=state.owner(), admin=state.is_admin(),
+                            default=False) is None:
+                state.forget(run_id)
+                st.rerun()
 
 st.subheader("Compare runs")
 chosen = st.multiselect("Runs to overlay (two or more)", list(labels), format_func=labels.get, key="compare")

@@ -188,13 +188,16 @@ def test_live_shows_queued_and_stop_cancels(stored):
     base = ExperimentConfig()
     big = dataclasses.replace(base, device="cpu", train=dataclasses.replace(TrainConfig(), epochs=50),
                               data=dataclasses.replace(base.data, synthetic=dataclasses.replace(base.data.synthetic, samples_per_class=200)))
-    first = engine.submit(big)
-    second = engine.submit(dataclasses.replace(big, seed=1))
+    first = engine.submit(big, owner="me")
+    second = engine.submit(dataclasses.replace(big, seed=1), owner="me")
     try:
-        at = page("live", run=second).run()
+        at = page("live", run=second, session="me").run()
         assert not at.exception
-        assert "Queued (position 1" in texts(at.info)
-        at = page("live", run=first).run()
+        assert "0 runs ahead of it in the queue, and every worker is busy" in texts(at.info)
+        other = page("live", run=first, session="someone-else").run()  # another student's browser
+        assert not other.exception and not [b for b in other.button if b.key == "stop"]
+        assert "started by another session" in texts(other.caption)
+        at = page("live", run=first, session="me").run()
         assert not at.exception
         at.button(key="stop").click().run()
         assert engine.wait(first, timeout=60).status == "cancelled"
