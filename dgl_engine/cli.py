@@ -216,6 +216,7 @@ def _check_home(home: str | None, must_exist: bool) -> Path:
 # ----------------------------------------------------------------------------- commands
 
 def cmd_train(a) -> int:
+    from dgl_engine import ray_runner
     from dgl_engine.lifecycle import create_run, execute_run, prepare
     from dgl_engine.store import RunStore
 
@@ -231,8 +232,14 @@ def cmd_train(a) -> int:
     observer = TqdmObserver()
     # SIGTERM behaves like Ctrl-C: the run is recorded as cancelled, not left "running".
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    cluster = ray_runner.address()
+    print(f"run {run_id} " + (f"goes to the Ray cluster at {cluster} ({ray_runner.ENV})" if cluster else "trains here"),
+          file=sys.stderr)
     try:
-        outcome = execute_run(prepared, store, run_id, [observer])
+        if cluster:
+            outcome = ray_runner.run_on_ray(prepared, store, run_id, [observer])
+        else:
+            outcome = execute_run(prepared, store, run_id, [observer])
     finally:
         observer.close()
     if a.json:

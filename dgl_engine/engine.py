@@ -162,7 +162,7 @@ class Engine:
             handle.request_stop()
         deadline = time.monotonic() + timeout
         for handle in handles.values():
-            handle.process.join(max(0.0, deadline - time.monotonic()))
+            handle.join(max(0.0, deadline - time.monotonic()))
             handle.terminate()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -185,8 +185,6 @@ class Engine:
             time.sleep(TICK_S)
 
     def _start_waiting(self) -> None:
-        from dgl_engine.worker import WorkerHandle
-
         while True:
             with self._lock:
                 if len(self._running) >= self.workers:
@@ -198,13 +196,23 @@ class Engine:
                 state.status, state.phase = "running", "starting"
                 slot = len(self._running)
             try:
-                handle = WorkerHandle.start(state.prepared, self.store.home, run_id, self.threads, self.memory_limit,
-                                            gpu=self._gpu(slot))
+                handle = self._launch(state.prepared, run_id, slot)
             except Exception as exc:  # noqa: BLE001 - e.g. no more processes: fail this run only
                 self._finish(run_id, "failed", f"could not start a worker process: {exc}")
                 continue
             with self._lock:
                 self._running[run_id] = handle
+
+    def _launch(self, prepared: Prepared, run_id: str, slot: int):
+        """A handle on the run's execution: a local worker process, or a Ray task when
+        DGL_LAB_RAY_ADDRESS names a cluster (both: drain, request_stop, terminate, join)."""
+        from dgl_engine import ray_runner
+
+        if ray_runner.address():
+            return ray_runner.RayHandle.start(prepared, self.store, run_id)
+        from dgl_engine.worker import WorkerHandle
+
+        return WorkerHandle.start(prepared, self.store.home, run_id, self.threads, self.memory_limit, gpu=self._gpu(slot))
 
     def _gpu(self, slot: int) -> int | None:
         import torch
@@ -222,7 +230,7 @@ class Engine:
                 state.apply(d)
         if handle.result is not None:
             status, error, results, _seconds = handle.result
-            handle.process.join(1.0)
+            handle.join(1.0)
             self._finish(run_id, status, error, results, record=False)  # the worker wrote run.json
         elif not handle.alive:
             events = handle.drain()  # what it sent before it went
@@ -235,9 +243,7 @@ class Engine:
             if state.cancel_requested:
                 self._finish(run_id, "cancelled", "stopped by the user", record=True)
             else:
-                from dgl_engine.worker import exit_reason
-
-                self._finish(run_id, "failed", exit_reason(handle.process.exitcode), record=True)
+                self._finish(run_id, "failed", handle.exit_reason(), record=True)
         elif handle.stop_requested is not None and time.monotonic() - handle.stop_requested > STOP_GRACE_S:
             handle.terminate()  # did not stop in time (e.g. inside data generation): end it
 

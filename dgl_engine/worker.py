@@ -139,6 +139,12 @@ class WorkerHandle:
     def alive(self) -> bool:
         return self.process.is_alive()
 
+    def join(self, timeout: float) -> None:
+        self.process.join(timeout)
+
+    def exit_reason(self) -> str:
+        return exit_reason(self.process.exitcode)
+
     def close(self) -> None:
         try:
             self.events.close()
