@@ -43,7 +43,7 @@ REAL = ("data.preprocessing", "data.classes", "data.per_class", "data.fraction")
 REAL_BY_DATASET = {"cremad": ("data.splits",), "avmnist": ("data.test_speakers",)}
 TRAINING = ("methods", "model.encoder", "model.fusion", "train.epochs", "train.batch_size", "train.lr",
             "train.optimizer", "seed", "device", "name")
-TRAINING_ADVANCED = ("train.momentum", "train.weight_decay", "train.grad_clip", "train.lr_decay_epoch",
+TRAINING_ADVANCED = ("train.precision", "train.momentum", "train.weight_decay", "train.grad_clip", "train.lr_decay_epoch",
                      "train.evals_per_epoch", "train.diagnostics_every", "train.precise_bn_samples")
 FORM_SECTIONS = SYNTHETIC + SYNTHETIC_ADVANCED + REAL + sum(REAL_BY_DATASET.values(), ()) + TRAINING + TRAINING_ADVANCED
 # Chosen by the dataset picker rather than typed.

@@ -48,10 +48,17 @@ def gradient_diagnostics(model: AVModel, audio: torch.Tensor, visual: torch.Tens
     return out
 
 
-def encoder_grad_norms(model: AVModel, modalities) -> dict[str, float]:
-    """L2 norm of the gradient currently in each encoder's ``.grad`` (what the method applied)."""
+def encoder_grad_norm_tensors(model: AVModel, modalities) -> dict[str, torch.Tensor]:
+    """L2 norm of the gradient currently in each encoder's ``.grad`` (what the method applied),
+    as 0-d tensors on the model's device: reading them is left to the caller, in batches, so a
+    GPU step does not wait for the host."""
     out = {}
     for m in modalities:
         grads = [p.grad.reshape(-1) for p in model.encoder(m).parameters() if p.grad is not None]
-        out[m] = float(torch.cat(grads).norm()) if grads else 0.0
+        out[m] = torch.cat(grads).norm() if grads else torch.zeros(())
     return out
+
+
+def encoder_grad_norms(model: AVModel, modalities) -> dict[str, float]:
+    """``encoder_grad_norm_tensors`` read as floats."""
+    return {m: float(v) for m, v in encoder_grad_norm_tensors(model, modalities).items()}

@@ -46,15 +46,18 @@ def precise_bn(model: AVModel, split: Split, modalities, num_samples: int, devic
 
 
 @torch.no_grad()
-def encode_split(model: AVModel, split: Split, modalities, device, batch_size: int = 128) -> dict[str, torch.Tensor]:
-    """Features of every sample: {"audio": (N, D_a), "visual": (N, D_v)} on the CPU, eval mode."""
+def encode_split(model: AVModel, split: Split, modalities, device, batch_size: int = 128,
+                 to_cpu: bool = True) -> dict[str, torch.Tensor]:
+    """Features of every sample: {"audio": (N, D_a), "visual": (N, D_v)}, eval mode; on the CPU
+    (float32) unless ``to_cpu`` is False."""
     was_training = model.training
     model.eval()
     out: dict[str, list] = {m: [] for m in modalities}
     for start in range(0, len(split), batch_size):
         for m in modalities:
             x = (split.audio if m == "audio" else split.visual)[start : start + batch_size]
-            out[m].append(model.encode(m, x.to(device)).float().cpu())
+            h = model.encode(m, x.to(device)).float()
+            out[m].append(h.cpu() if to_cpu else h)
     model.train(was_training)
     return {m: torch.cat(v) for m, v in out.items()}
 
@@ -82,10 +85,11 @@ def evaluate(
 ) -> tuple[dict, dict]:
     """Metrics of ``method``'s model on ``split``; with ``detailed``, macro-F1 and confusion
     matrices too. Returns (metrics, confusion) with keys that apply to the method only."""
-    feats = encode_split(model, split, method.modalities, device)
-    # Features come back on the CPU; the head is tiny, so evaluate it there.
-    head = model.fusion_head.cpu()
-    labels = split.labels
+    # Features stay where the model is: the head never moves between devices, and only the
+    # (N, C) logits come back to the host.
+    feats = encode_split(model, split, method.modalities, device, to_cpu=False)
+    head = model.fusion_head
+    labels = split.labels.to(device)
     outputs: dict[str, torch.Tensor] = {}
     h_a, h_v = feats.get("audio"), feats.get("visual")
     outputs["fused"] = method.predict(model, h_a, h_v)  # (N, C)
@@ -94,9 +98,10 @@ def evaluate(
             outputs[m] = head.unimodal_logits(m, h)  # zero mode
             if method.multimodal:
                 outputs[f"{m}_slice"] = head.slice_logits(m, h)
-    if method.multimodal:  # on the CPU with the features, like the outputs above
+    if method.multimodal:
         ratio = imbalance_ratio(head, h_a, h_v, labels)
-    model.fusion_head.to(device)
+    outputs = {k: v.float().cpu() for k, v in outputs.items()}
+    labels = split.labels.cpu()
 
     metrics = {"acc": accuracy(outputs["fused"], labels), "loss": float(F.cross_entropy(outputs["fused"], labels))}
     for m in ("audio", "visual"):

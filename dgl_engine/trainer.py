@@ -16,7 +16,7 @@ import torch
 from dgl_engine.augment import random_resized_crop_flip
 from dgl_engine.config import ExperimentConfig, TrainConfig
 from dgl_engine.data.dataset import AVData
-from dgl_engine.diagnostics import encoder_grad_norms, gradient_diagnostics
+from dgl_engine.diagnostics import encoder_grad_norm_tensors, gradient_diagnostics
 from dgl_engine.evaluate import encode_split, evaluate, linear_probe, precise_bn
 from dgl_engine.events import DiagnosticsEvent, EvalEvent, Observer, PhaseEvent, ProgressEvent, StepEvent, TestEvent
 from dgl_engine.methods import Method, create_method
@@ -60,6 +60,40 @@ def eval_steps(steps_per_epoch: int, epochs: int, per_epoch: int) -> set[int]:
     return points
 
 
+class StepLog:
+    """Step events, read from the device in batches: one host-device synchronisation per
+    ``every`` lockstep steps instead of one per method-step (a GPU step never waits for the
+    host). A non-finite loss is found when the batch is read and fails the run naming its step."""
+
+    def __init__(self, observer: Observer, steps_per_epoch: int, every: int = 8):
+        self.observer, self.steps_per_epoch, self.every = observer, steps_per_epoch, every
+        self.pending: list[tuple] = []
+        self.steps: set[int] = set()
+
+    @property
+    def full(self) -> bool:
+        return len(self.steps) >= self.every
+
+    def add(self, name: str, step: int, losses: dict, lr: float, applied: dict, batch: int, seconds: float) -> None:
+        self.pending.append((name, step, losses, lr, applied, batch, seconds))
+        self.steps.add(step)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        scalars = [t for _, _, losses, _, applied, _, _ in self.pending for t in (*losses.values(), *applied.values())]
+        device = torch.as_tensor(scalars[0]).device
+        values = iter(torch.stack([torch.as_tensor(t).detach().float().reshape(()).to(device) for t in scalars]).tolist())
+        for name, step, losses, lr, applied, batch, seconds in self.pending:
+            read = {k: next(values) for k in losses}
+            norms = {m: next(values) for m in applied}
+            if not math.isfinite(read["total"]):
+                raise Diverged(f"{name} diverged at step {step}: loss became {read['total']}; "
+                               "lower the learning rate or alpha")
+            self.observer(StepEvent(name, step, step / self.steps_per_epoch, read, lr, norms, batch / max(seconds, 1e-9)))
+        self.pending, self.steps = [], set()
+
+
 def train_experiment(
     config: ExperimentConfig,
     data: AVData,
@@ -85,7 +119,8 @@ def train_experiment(
     augment_rng = torch.Generator().manual_seed(config.seed + 2)
     augment = config.data.dataset != "synthetic" and config.data.preprocessing == "paper"
     bn_index = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed + 1))
-    bn_split = data.train.subset(bn_index[: tc.precise_bn_samples])
+    bn_split = data.train.subset(bn_index[: tc.precise_bn_samples]).to(device)
+    train = data.train.to(device)  # once per run, not once per step
 
     n_train = len(data.train)
     batch_size = min(tc.batch_size, n_train)
@@ -102,21 +137,22 @@ def train_experiment(
             models[name].train()
 
     run_eval(0)
+    steps_log = StepLog(observer, steps_per_epoch)
+    use_bf16 = device.startswith("cuda") and (tc.precision == "bf16" or (tc.precision == "auto" and config.model.encoder == "resnet18"))
     step, t_train = 0, time.perf_counter()
     for epoch in range(tc.epochs):
         lr = tc.lr * (0.1 if tc.lr_decay_epoch is not None and epoch >= tc.lr_decay_epoch else 1.0)
         for opt in optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = lr
-        order = torch.randperm(n_train, generator=order_rng)
+        order = torch.randperm(n_train, generator=order_rng).to(device)
         for b in range(steps_per_epoch):
             index = order[b * batch_size : (b + 1) * batch_size]
-            audio = data.train.audio[index].to(device, non_blocking=True)  # (B, 1, F, T)
-            visual = data.train.visual[index]  # (B, T, 3, H, W)
+            audio = train.audio[index]  # (B, 1, F, T)
+            visual = train.visual[index]  # (B, T, 3, H, W)
             if augment:
                 visual = random_resized_crop_flip(visual, augment_rng)
-            visual = visual.to(device, non_blocking=True)
-            labels = data.train.labels[index].to(device, non_blocking=True)  # (B,)
+            labels = train.labels[index]  # (B,)
             step += 1
             for name, method in methods.items():
                 if should_stop():
@@ -124,29 +160,24 @@ def train_experiment(
                 model, opt = models[name], optimizers[name]
                 t_step = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
-                losses = method.backward(model, audio, visual, labels)
-                if not math.isfinite(float(losses["total"])):
-                    raise Diverged(
-                        f"{name} diverged at step {step}: loss became {float(losses['total'])}; "
-                        "lower the learning rate or alpha"
-                    )
-                applied = encoder_grad_norms(model, method.modalities)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                    losses = method.backward(model, audio, visual, labels)
+                applied = encoder_grad_norm_tensors(model, method.modalities)
                 if step % tc.diagnostics_every == 0 or step == 1:
                     encoders = gradient_diagnostics(model, audio, visual, labels, method.modalities)
                     for m in encoders:
-                        encoders[m]["applied"] = applied[m]
+                        encoders[m]["applied"] = float(applied[m])
                     observer(DiagnosticsEvent(name, step, step / steps_per_epoch, encoders))
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 opt.step()
-                seconds = time.perf_counter() - t_step
-                observer(StepEvent(
-                    name, step, step / steps_per_epoch, {k: float(v) for k, v in losses.items()},
-                    lr, applied, len(index) / max(seconds, 1e-9),
-                ))
+                steps_log.add(name, step, losses, lr, applied, len(index), time.perf_counter() - t_step)
+            if step in evals_at or steps_log.full:
+                steps_log.flush()
             if step in evals_at:
                 run_eval(step)
             elapsed = time.perf_counter() - t_train
             observer(ProgressEvent(step, total_steps, step / steps_per_epoch, elapsed, elapsed / step * (total_steps - step)))
+    steps_log.flush()
 
     observer(PhaseEvent("test", "test split, confusion matrices and linear probes"))
     test = {}

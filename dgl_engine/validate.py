@@ -146,6 +146,8 @@ def validate(config: ExperimentConfig) -> list[str]:
     if t.optimizer == "sgd" and alpha is not None and alpha * t.lr > 0.12:
         warnings.append(f"alpha x lr = {alpha * t.lr:.3g} is large: DGL's weaker encoder may collapse "
                         "(alpha 2 with lr 0.03 is safe on the synthetic data).")
+    if t.precision == "bf16" and config.device == "cpu":
+        warnings.append("bf16 autocast is used on CUDA only; on the CPU the run trains in fp32.")
     if config.model.fusion == "sum" and "ogm-ge" in config.methods:
         warnings.append("OGM-GE's slice split is defined for concat fusion; with sum it uses each branch's term.")
 

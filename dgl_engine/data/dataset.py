@@ -28,6 +28,10 @@ class Split:
     def subset(self, index: torch.Tensor) -> "Split":
         return Split(self.audio[index], self.visual[index], self.labels[index])
 
+    def to(self, device) -> "Split":
+        """The split on ``device`` (itself when it is already there): moved once per run, not per step."""
+        return Split(self.audio.to(device), self.visual.to(device), self.labels.to(device))
+
     def class_counts(self, num_classes: int) -> list[int]:
         return torch.bincount(self.labels, minlength=num_classes).tolist()
 
