@@ -15,6 +15,7 @@ from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
 from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
 from dgl_engine.methods.joint import Joint
+from dgl_engine.methods.mmpareto import MMPareto
 from dgl_engine.methods.ogm_ge import OGMGE
 from dgl_engine.methods.uni_aux import UniAux
 from dgl_engine.methods.unimodal import AudioOnly, VisualOnly
@@ -28,6 +29,7 @@ METHODS: dict[str, type[Method]] = {
     "uni-aux": UniAux,
     "dgl-no-fused-cut": DGLNoFusedCut,
     "dgl-no-uni-cut": DGLNoUniCut,
+    "mmpareto": MMPareto,
 }
 
 

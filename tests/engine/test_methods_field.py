@@ -3,7 +3,9 @@ and official code: gradients on every parameter group after ``backward`` are com
 gradients of each loss term taken separately with torch.autograd.grad and combined by hand.
 
 - uni-aux and DGL's two ablations: which loss term reaches which parameter group (the
-  truncation table below, with joint and dgl as its two ends).
+  truncation table below, with joint and dgl as its two ends);
+- MMPareto: cosine check, MGDA two-gradient weights when conflicting, magnitude rescale per
+  parameter tensor, gamma; the head keeps the plain sum.
 """
 
 from __future__ import annotations
@@ -103,3 +105,96 @@ def test_uni_aux_defaults_to_alpha_one_and_ablations_to_dgls_alpha():
     dgl_alpha = create_method("dgl").hp["alpha"]
     assert create_method("dgl-no-fused-cut").hp == {"alpha": dgl_alpha}
     assert create_method("dgl-no-uni-cut").hp == {"alpha": dgl_alpha}
+
+
+# ----- MMPareto --------------------------------------------------------------------------------
+
+def _official_weight(g1: torch.Tensor, g2: torch.Tensor) -> float:
+    """MinNormSolver._min_norm_element_from2 for two vectors, written out again."""
+    v11, v12, v22 = float(g1 @ g1), float(g1 @ g2), float(g2 @ g2)
+    if v12 >= v11:
+        return 0.999
+    if v12 >= v22:
+        return 0.001
+    return (v22 - v12) / (v11 + v22 - 2 * v12)
+
+
+def _conflicting_setup():
+    """Audio's fused and unimodal gradients conflict (cos < 0), visual's agree.
+
+    Labels all 0; a head bias makes audio alone answer class 1, a strong visual weight makes the
+    fused model answer class 2, and audio's head rows for classes 1 and 2 point roughly apart,
+    so the two error signals reaching the audio encoder point roughly apart too."""
+    model, audio, visual, labels = _setup64("concat", seed=4)
+    labels = torch.zeros_like(labels)
+    head, g = model.fusion_head, torch.Generator().manual_seed(4)
+    da = head.d_audio
+    with torch.no_grad():
+        w = head.fc.weight
+        w.zero_()
+        u = torch.randn(da, generator=g)
+        w[2, :da] = u
+        w[1, :da] = -0.6 * u + 0.5 * torch.randn(da, generator=g)
+        w[:, da:] = 0.02 * torch.randn(w[:, da:].shape, generator=g)
+        w[2, da:] += 0.3
+        head.fc.bias.zero_()
+        head.fc.bias[1] = 4.0
+    return model, audio, visual, labels
+
+
+def _mmpareto_reference(ref, audio, visual, labels, gamma):
+    """Expected .grad per parameter (in model.parameters() order) and the per-encoder signals."""
+    fused, loss_a, loss_v = _terms(ref, audio, visual, labels)
+    head_params = _params(ref.fusion_head)
+    expected_head = [a + b + c for a, b, c in zip(*(_grad(t, head_params) for t in (fused, loss_a, loss_v)))]
+    expected, signals = {}, {}
+    for m, own in (("audio", loss_a), ("visual", loss_v)):
+        ps = _params(ref.encoder(m))
+        g_mm, g_m = _grad(fused, ps), _grad(own, ps)
+        f_mm, f_m = torch.cat([g.flatten() for g in g_mm]), torch.cat([g.flatten() for g in g_m])
+        cos = float(f_mm @ f_m) / float(f_mm.norm() * f_m.norm())
+        k = (0.5, 0.5) if cos > 0 else (_official_weight(f_mm, f_m), 1 - _official_weight(f_mm, f_m))
+        out = []
+        for a, b in zip(g_mm, g_m):
+            new = 2 * k[0] * a + 2 * k[1] * b
+            ratio = float((a + b).norm() / new.norm())
+            out.append(gamma * (ratio * new if ratio > 1 else new))
+        expected[m], signals[m] = out, (cos, k[0])
+    return expected, expected_head, signals
+
+
+@pytest.mark.parametrize("case", ["natural", "conflicting"])
+def test_mmpareto_integrates_gradients_as_the_official_code(case):
+    model, audio, visual, labels = _setup64("concat") if case == "natural" else _conflicting_setup()
+    ref = copy.deepcopy(model)
+    gamma = 1.7  # not the default 1.5, so a hard-coded gamma shows
+    losses = create_method("mmpareto", {"gamma": gamma}).backward(model, audio, visual, labels)
+
+    expected, expected_head, signals = _mmpareto_reference(ref, audio, visual, labels, gamma)
+    for m in ("audio", "visual"):
+        _assert_grads_equal(_params(model.encoder(m)), expected[m], f"mmpareto {m} encoder")
+        cos, k_mm = signals[m]
+        assert float(losses[f"cosine_{m}"]) == pytest.approx(cos, abs=1e-5)
+        assert float(losses[f"k_fused_{m}"]) == pytest.approx(k_mm, rel=1e-4)
+    _assert_grads_equal(_params(model.fusion_head), expected_head, "mmpareto fusion head")
+
+    fused, loss_a, loss_v = _terms(ref, audio, visual, labels)
+    torch.testing.assert_close(losses["total"], (fused + loss_a + loss_v).detach())
+    if case == "conflicting":  # both branches are exercised
+        assert signals["audio"][0] < -0.3 and 0 < signals["audio"][1] < 0.5
+        assert signals["visual"][0] > 0.3 and signals["visual"][1] == 0.5
+
+
+def test_mmpareto_weights_are_the_min_norm_point_of_the_two_gradients():
+    """The conflicting-case weight minimises |c g1 + (1 - c) g2| over c in [0, 1] (MGDA)."""
+    g = torch.Generator().manual_seed(0)
+    from dgl_engine.methods.mmpareto import min_norm_weight
+
+    for _ in range(20):
+        g1 = torch.randn(50, generator=g, dtype=torch.float64)
+        g2 = -0.5 * g1 + torch.randn(50, generator=g, dtype=torch.float64) * torch.rand(1, generator=g, dtype=torch.float64)
+        c = min_norm_weight(float(g1 @ g1), float(g1 @ g2), float(g2 @ g2))
+        grid = torch.linspace(0, 1, 100001, dtype=torch.float64)
+        norms = ((grid[:, None] * g1 + (1 - grid[:, None]) * g2) ** 2).sum(1)
+        best = float(grid[norms.argmin()])
+        assert c == pytest.approx(min(max(best, 0.001), 0.999), abs=1e-4)
