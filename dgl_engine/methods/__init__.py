@@ -17,6 +17,7 @@ from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
 from dgl_engine.methods.joint import Joint
 from dgl_engine.methods.mmpareto import MMPareto
 from dgl_engine.methods.ogm_ge import OGMGE
+from dgl_engine.methods.pmr import PMR
 from dgl_engine.methods.uni_aux import UniAux
 from dgl_engine.methods.unimodal import AudioOnly, VisualOnly
 
@@ -30,6 +31,7 @@ METHODS: dict[str, type[Method]] = {
     "dgl-no-fused-cut": DGLNoFusedCut,
     "dgl-no-uni-cut": DGLNoUniCut,
     "mmpareto": MMPareto,
+    "pmr": PMR,
 }
 
 

@@ -5,7 +5,9 @@ gradients of each loss term taken separately with torch.autograd.grad and combin
 - uni-aux and DGL's two ablations: which loss term reaches which parameter group (the
   truncation table below, with joint and dgl as its two ends);
 - MMPareto: cosine check, MGDA two-gradient weights when conflicting, magnitude rescale per
-  parameter tensor, gamma; the head keeps the plain sum.
+  parameter tensor, gamma; the head keeps the plain sum;
+- PMR: prototypes (first batch, refresh with momentum), distances, ratio, and the prototype loss
+  on the weaker modality only.
 """
 
 from __future__ import annotations
@@ -198,3 +200,94 @@ def test_mmpareto_weights_are_the_min_norm_point_of_the_two_gradients():
         norms = ((grid[:, None] * g1 + (1 - grid[:, None]) * g2) ** 2).sum(1)
         best = float(grid[norms.argmin()])
         assert c == pytest.approx(min(max(best, 0.001), 0.999), abs=1e-4)
+
+
+# ----- PMR -------------------------------------------------------------------------------------
+
+def _distances(h, protos):  # written apart from pmr.prototype_logits: torch.cdist
+    return torch.cdist(h, protos)
+
+
+def _pmr_reference(ref, audio, visual, labels, protos, alpha):
+    """Expected .grad on every parameter, the ratio and the coefficients, from given prototypes."""
+    h = {"audio": ref.encode("audio", audio), "visual": ref.encode("visual", visual)}
+    fused = F.cross_entropy(ref.fusion_head(h["audio"], h["visual"]), labels)
+    proto_loss, score = {}, {}
+    for m in ("audio", "visual"):
+        s = -_distances(h[m], protos[m])  # (B, C)
+        proto_loss[m] = F.cross_entropy(s, labels)
+        score[m] = float(sum(torch.softmax(s.detach(), 1)[i, labels[i]] for i in range(len(labels))))
+    ratio = score["audio"] / score["visual"]
+    beta, lam = (0.0, alpha) if ratio > 1 else (alpha, 0.0) if ratio < 1 else (0.0, 0.0)
+    params = _params(ref)
+    g_f, g_a, g_v = (_grad(t, params) for t in (fused, proto_loss["audio"], proto_loss["visual"]))
+    expected = [f + beta * a + lam * v for f, a, v in zip(g_f, g_a, g_v)]
+    return expected, ratio, (beta, lam), proto_loss
+
+
+def _class_means(h, labels, num_classes):
+    out = h.detach().mean(0).repeat(num_classes, 1)  # absent classes: the batch mean
+    for c in labels.unique():
+        out[c] = h.detach()[labels == c].mean(0)
+    return out
+
+
+def test_pmr_first_step_prototypes_and_update():
+    model, audio, visual, labels = _setup64("concat")
+    ref = copy.deepcopy(model)
+    alpha = 2.5
+    method = create_method("pmr", {"alpha": alpha})
+    losses = method.backward(model, audio, visual, labels)
+
+    C = model.fusion_head(model.encode("audio", audio), model.encode("visual", visual)).shape[1]
+    assert len(labels.unique()) < C  # some class is absent from the batch: its start is the batch mean
+    protos = {m: _class_means(ref.encode(m, x), labels, C) for m, x in (("audio", audio), ("visual", visual))}
+    for m in protos:
+        torch.testing.assert_close(method.prototypes[m], protos[m])
+    expected, ratio, coeff, proto_loss = _pmr_reference(ref, audio, visual, labels, protos, alpha)
+    _assert_grads_equal(_params(model), expected, "pmr")
+    assert float(losses["ratio"]) == pytest.approx(ratio, rel=1e-6)
+    assert (float(losses["coeff_audio"]), float(losses["coeff_visual"])) == coeff
+    torch.testing.assert_close(losses["proto_audio"], proto_loss["audio"].detach())
+
+
+@pytest.mark.parametrize("weaker", ["audio", "visual"])
+def test_pmr_gives_the_prototype_loss_to_the_weaker_modality_only(weaker):
+    """With one modality's prototypes at its class means and the other's scrambled, the
+    scrambled one scores lower: only its encoder gets alpha * CE(-distance), the head none."""
+    model, audio, visual, labels = _setup64("concat", seed=1)
+    ref = copy.deepcopy(model)
+    method = create_method("pmr", {"alpha": 3.0})
+    C = model.fusion_head.fc.out_features
+    means = {m: _class_means(ref.encode(m, x), labels, C) for m, x in (("audio", audio), ("visual", visual))}
+    protos = {m: (means[m].roll(1, 0) * 3 if m == weaker else means[m]) for m in means}
+    method.prototypes = {m: p.clone() for m, p in protos.items()}
+    method._sums = {m: torch.zeros_like(p) for m, p in protos.items()}
+    method._counts = torch.zeros(C, dtype=torch.float64)
+    losses = method.backward(model, audio, visual, labels)
+
+    expected, ratio, coeff, _ = _pmr_reference(ref, audio, visual, labels, protos, 3.0)
+    assert (ratio < 1) == (weaker == "audio") and ratio != 1
+    assert float(losses[f"coeff_{weaker}"]) == 3.0 and sum(coeff) == 3.0
+    _assert_grads_equal(_params(model), expected, f"pmr ({weaker} weaker)")
+    # The head's gradient is the fused loss's alone.
+    fused = F.cross_entropy(ref(audio, visual), labels)
+    _assert_grads_equal(_params(model.fusion_head), _grad(fused, _params(ref.fusion_head)), "pmr head")
+
+
+def test_pmr_refreshes_prototypes_with_momentum_from_the_batches_since_the_last_refresh():
+    model, audio, visual, labels = _setup64("concat")
+    _, audio2, visual2, labels2 = _setup64("concat", seed=3)
+    ref = copy.deepcopy(model)
+    method = create_method("pmr", {"update_every": 2, "momentum": 0.25})
+    method.backward(model, audio, visual, labels)
+    start = {m: p.clone() for m, p in method.prototypes.items()}
+    method.backward(model, audio2, visual2, labels2)  # step 2: refresh from steps 1 and 2
+
+    y = torch.cat([labels, labels2])
+    for m, (x1, x2) in (("audio", (audio, audio2)), ("visual", (visual, visual2))):
+        h = torch.cat([ref.encode(m, x1), ref.encode(m, x2)]).detach()  # no optimiser step: same weights
+        expected = start[m].clone()
+        for c in y.unique():
+            expected[c] = 0.75 * h[y == c].mean(0) + 0.25 * start[m][c]
+        torch.testing.assert_close(method.prototypes[m], expected)
