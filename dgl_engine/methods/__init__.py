@@ -13,8 +13,12 @@ import torch
 from dgl_engine.errors import unknown
 from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
+from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
 from dgl_engine.methods.joint import Joint
+from dgl_engine.methods.mmpareto import MMPareto
 from dgl_engine.methods.ogm_ge import OGMGE
+from dgl_engine.methods.pmr import PMR
+from dgl_engine.methods.uni_aux import UniAux
 from dgl_engine.methods.unimodal import AudioOnly, VisualOnly
 
 METHODS: dict[str, type[Method]] = {
@@ -23,6 +27,11 @@ METHODS: dict[str, type[Method]] = {
     "joint": Joint,
     "dgl": DGL,
     "ogm-ge": OGMGE,
+    "uni-aux": UniAux,
+    "dgl-no-fused-cut": DGLNoFusedCut,
+    "dgl-no-uni-cut": DGLNoUniCut,
+    "mmpareto": MMPareto,
+    "pmr": PMR,
 }
 
 
