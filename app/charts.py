@@ -278,8 +278,11 @@ def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str] | N
         z=z, x=names, y=names, colorscale="Blues", text=z.astype(int), texttemplate="%{text}",
         hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.0f} clips<extra></extra>", colorbar=dict(title="clips"),
     ))
-    fig.update_xaxes(title_text="predicted class", tickangle=-30)
-    fig.update_yaxes(title_text="true class", autorange="reversed")
+    # Category axes with every tick: class names like "0".."9" would otherwise become a numeric
+    # axis labelled every other class.
+    every = dict(type="category", tickmode="array", tickvals=names, ticktext=names)
+    fig.update_xaxes(title_text="predicted class", tickangle=-30, **every)
+    fig.update_yaxes(title_text="true class", autorange="reversed", **every)
     fig.update_layout(hovermode="closest")
     return layout(fig, title, 420)
 

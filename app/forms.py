@@ -10,6 +10,9 @@ test in tests/app/test_forms.py fails when a schema leaf is neither shown nor na
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pandas as pd
 
 from dgl_engine.api import (
@@ -132,6 +135,42 @@ def build_config(values: dict[str, object], dataset: str = "synthetic", root: st
     params = {m: {name: float(values[param_key(m, name)]) for name in methods[m]["params"] if param_key(m, name) in values}
               for m in config.methods if m in methods}
     return override(config, {"method_params": {m: p for m, p in params.items() if p}})
+
+
+MAX_SHARE_CHARS = 4000  # a shared link's settings: far above what the form holds, far below a URL's limit
+
+
+def share_token(values: dict[str, object]) -> str:
+    """The form's settings that differ from the defaults, as URL-safe text for ``?exp=``."""
+    base = defaults()
+    changed = {k: v for k, v in values.items() if k in base and v != base[k]}
+    raw = json.dumps(changed, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def from_share_token(token: str, dataset: str = "synthetic") -> dict[str, object]:
+    """{widget key: value} from a shared link, checked like any input: known keys only, values
+    of the defaults' types, and a config the schema accepts. ConfigError (one line) otherwise."""
+    from dgl_engine.api import ConfigError, validate
+
+    if not isinstance(token, str) or len(token) > MAX_SHARE_CHARS:
+        raise ConfigError("the shared settings are too long to be a link this app made")
+    try:
+        changed = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError("the shared settings could not be read: the link is damaged") from None
+    base = defaults()
+    if not isinstance(changed, dict):
+        raise ConfigError("the shared settings could not be read: the link is damaged")
+    for k, v in changed.items():
+        if k not in base:
+            raise ConfigError(f"the shared settings name {k!r}, which this form does not have")
+        want = type(base[k])
+        if not (isinstance(v, want) or (want is float and isinstance(v, int) and not isinstance(v, bool))):
+            raise ConfigError(f"the shared setting {k} should be {want.__name__}, got {v!r}")
+    values = {**base, **{k: (float(v) if type(base[k]) is float else v) for k, v in changed.items()}}
+    validate(build_config(values, dataset))  # ConfigError naming the setting
+    return values
 
 
 def synthetic_counts(num_classes: int, samples_per_class: int) -> pd.DataFrame:

@@ -46,7 +46,8 @@ def probs_figure(prediction: Mapping, title: str | None = None) -> go.Figure:
             hovertemplate="%{y}: %{x:.1f}%<extra>" + ANSWER_NAMES[key] + "</extra>",
         ))
     fig.update_xaxes(title_text="probability (%)", range=[0, 100])
-    fig.update_yaxes(autorange="reversed")
+    # Every class labelled (digit names would otherwise make a numeric axis ticked every other one).
+    fig.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=list(classes), ticktext=list(classes))
     if title is None:
         method = prediction.get("method", "model")
         title = f"{method}: probabilities" + (" (per modality in zero mode)" if len(keys) > 1 else "")
@@ -68,6 +69,7 @@ def compare_figure(predictions: Mapping[str, Mapping], key: str = "fused") -> go
         ))
     what = "fused answer" if key == "fused" else f"{key} alone ({ZERO_MODE})"
     fig.update_yaxes(title_text="probability (%)", range=[0, 100])
+    fig.update_xaxes(type="category", tickmode="array", tickvals=list(classes), ticktext=list(classes))
     return _layout(fig, f"Models compared on the same clip: {what}", 380)
 
 

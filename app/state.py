@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -133,11 +134,16 @@ def watch(run_id: str) -> None:
 
 
 def run_label(record: dict) -> str:
-    """'20260101-120000-ab12 · joint, dgl' for select boxes (the status is shown next to them:
-    a select box keeps the label it was drawn with while a run changes state)."""
-    cfg = record.get("config", {})
-    name = cfg.get("name") or ", ".join(cfg.get("methods", []))
-    return f"{record['run_id']} · {name}"
+    """'joint vs dgl on synthetic (default) · finished · 2 Dec 14:05' for select boxes and legends:
+    a run is known by its name, its dataset, its status and when it ran (the id only when it
+    has no name)."""
+    cfg = record.get("config") or {}
+    name = cfg.get("name") or f"{', '.join(cfg.get('methods', []))} ({record.get('run_id', '?')})"
+    data = tables.data_label(cfg.get("data") or {})
+    shown = name if data.split(" (")[0] in name else f"{name} · {data}"
+    created = record.get("created")
+    when = time.strftime("%d %b %H:%M", time.localtime(created)) if isinstance(created, (int, float)) else "?"
+    return f"{shown} · {record.get('status', '?')} · {when}"
 
 
 # ----- events seen so far, per run ------------------------------------------------------------
@@ -220,6 +226,8 @@ def progress_words(snap: RunSnapshot) -> str:
     if snap.status == "queued":
         return "waiting in the queue"
     if not snap.total_steps:
+        if snap.done:
+            return "ended before training started"
         return snap.phase_message or "preparing ..."
     epochs = snap.config.get("train", {}).get("epochs", "?")
     text = f"step {snap.step} / {snap.total_steps} · epoch {snap.epoch:.1f} / {epochs} · {_duration(snap.elapsed_s)} elapsed"
@@ -233,6 +241,18 @@ def is_done(status: str) -> bool:
 
 
 # ----- links between pages (they also work when a page runs alone under AppTest) --------------
+def go(page: str, run_id: str | None = None) -> None:
+    """Open another page (keeping this session's token and the run), as Start does with Live.
+    A page run alone (AppTest) has no navigation: then it stays where it is."""
+    from streamlit.errors import StreamlitAPIException
+
+    params = {"session": owner(), **({"run": run_id} if run_id else {})}
+    try:
+        st.switch_page(PAGES[page], query_params=params)
+    except StreamlitAPIException:
+        pass
+
+
 def link(page: str, label: str, icon: str | None = None, run_id: str | None = None) -> None:
     try:
         params = {"session": owner(), **({"run": run_id} if run_id else {})}

@@ -31,6 +31,24 @@ def results_frame(results: dict, methods: Sequence[str] | None = None) -> pd.Dat
     return pd.DataFrame(rows, columns=["method", *RESULT_COLUMNS.values(), "imbalance ratio", "test loss"])
 
 
+IMBALANCE_NOTE = ("imbalance ratio: audio's summed true-class softmax score over visual's (OGM-GE's slice logits, "
+                  "test split); above 1 audio dominates, below 1 vision does.")
+
+
+def weaker_modality(events: Sequence[dict]) -> str:
+    """The modality whose zero-mode accuracy is lower in the latest validation point of the
+    multimodal methods (visual when nothing says otherwise): the one the gradient tab opens on."""
+    latest: dict[str, dict] = {}
+    for e in events:
+        if e.get("type") == "eval" and "acc_audio" in e.get("metrics", {}) and "acc_visual" in e.get("metrics", {}):
+            latest[e["method"]] = e["metrics"]
+    if not latest:
+        return "visual"
+    audio = sum(m["acc_audio"] for m in latest.values())
+    visual = sum(m["acc_visual"] for m in latest.values())
+    return "audio" if audio < visual else "visual"
+
+
 def data_label(data: dict) -> str:
     """'synthetic (default)' / 'cremad (paper)': the dataset and its regime or preprocessing
     (records from before the two were named apart say "preset")."""

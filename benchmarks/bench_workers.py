@@ -89,16 +89,10 @@ def main() -> None:
         config = override(config, {"data.synthetic.samples_per_class": 200, "train.epochs": 2})
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        t0 = time.perf_counter()
-        assert run(config, RunStore(tmp / "inproc")).status == "finished"
-        in_process = time.perf_counter() - t0
-        in_worker = timed_engine_run(tmp / "worker", config)
-        print(f"default experiment: {in_process:.1f} s in this process, {in_worker:.1f} s in a worker "
-              f"(worker cost {in_worker - in_process:+.1f} s)")
-
-        for workers in (1, 2):
+        for workers in (1, 2):  # first, while this process holds no tensors of its own
             engine = Engine(home=tmp / f"pair{workers}", workers=workers)
             try:
+                before = rss_mb()
                 t0 = time.perf_counter()
                 ids = [engine.submit(dataclasses.replace(config, seed=s)) for s in (0, 1)]
                 peak = rss_mb()
@@ -106,10 +100,19 @@ def main() -> None:
                     peak = max(peak, rss_mb())
                     time.sleep(0.2)
                 makespan = time.perf_counter() - t0
+                statuses = {engine.snapshot(i).status for i in ids}
             finally:
                 engine.shutdown()
-            print(f"two default experiments, {workers} worker(s): makespan {makespan:.1f} s "
-                  f"(one after the other: about {2 * in_worker:.1f} s); server RSS peak {peak:.0f} MB")
+            assert statuses == {"finished"}, statuses
+            print(f"two default experiments, {workers} worker(s): makespan {makespan:.1f} s; "
+                  f"server RSS {before:.0f} MB before, {peak:.0f} MB at most while they trained")
+
+        in_worker = timed_engine_run(tmp / "worker", config)
+        t0 = time.perf_counter()
+        assert run(config, RunStore(tmp / "inproc")).status == "finished"
+        in_process = time.perf_counter() - t0
+        print(f"default experiment: {in_process:.1f} s in this process, {in_worker:.1f} s in a worker "
+              f"(worker cost {in_worker - in_process:+.1f} s; one after the other: {2 * in_worker:.1f} s)")
 
         for phase, seconds in stop_times(tmp / "stop", config).items():
             print(f"stop during {phase}: {seconds:.2f} s")

@@ -42,6 +42,7 @@ from dgl_engine.config import DataConfig, ExperimentConfig
 from dgl_engine.data.synthetic import REGIMES, class_names
 from dgl_engine.methods import METHODS, describe_methods
 from dgl_engine.schema import Leaf, get, leaf, leaves, override, parse
+from dgl_engine.resources import estimate_seconds
 from dgl_engine.validate import registry_names, validate
 
 
@@ -70,5 +71,5 @@ __all__ = [
     "MediaError", "SUPPORTED_VIDEO", "SUPPORTED_AUDIO", "SUPPORTED_IMAGE", "wav_bytes", "playable_video",
     # options of the Experiment form
     "METHODS", "describe_methods", "REGIMES", "class_names", "DataConfig", "ExperimentConfig",
-    "Leaf", "get", "leaf", "leaves", "override", "parse", "registry_names", "validate",
+    "Leaf", "get", "leaf", "leaves", "override", "parse", "registry_names", "validate", "estimate_seconds",
 ]

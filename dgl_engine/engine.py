@@ -229,9 +229,11 @@ class Engine:
             for d in events:
                 state.apply(d)
         if handle.result is not None:
-            status, error, results, _seconds = handle.result
+            status, error, results, seconds = handle.result
             handle.join(1.0)
             self._finish(run_id, status, error, results, record=False)  # the worker wrote run.json
+            with self._lock:
+                self._live[run_id].elapsed_s = seconds  # one duration everywhere: the whole run's
         elif not handle.alive:
             events = handle.drain()  # what it sent before it went
             with self._lock:

@@ -12,8 +12,10 @@ before it returns) and returns them. A real dataset's catalog is scanned once, i
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,10 +47,20 @@ class Outcome:
     seconds: float
 
 
+def default_name(config: ExperimentConfig) -> str:
+    """A readable name from the dataset and the methods: "joint vs dgl on synthetic (default)"."""
+    d = config.data
+    where = f"synthetic ({d.regime})" if d.dataset == "synthetic" else f"{d.dataset} ({Path(d.root or '?').name})"
+    methods = " vs ".join(config.methods) if len(config.methods) <= 3 else f"{len(config.methods)} methods"
+    return f"{methods} on {where}"[:80]
+
+
 def prepare(config: ExperimentConfig) -> Prepared:
     """Everything that can be refused before a run exists: schema ranges, names, the data root."""
     warnings = validate(config)
     config = resolve(config)
+    if not config.name.strip():
+        config = dataclasses.replace(config, name=default_name(config))
     from dgl_engine.resources import check_budget, estimate_seconds
 
     catalog = None

@@ -8,7 +8,10 @@ import _bootstrap  # noqa: F401  (repo root on sys.path)
 import streamlit as st
 
 from app import forms, state, widgets
-from dgl_engine.api import METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, preview_clip, validate, wav_bytes
+from dgl_engine.api import (
+    METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, estimate_seconds, preview_clip,
+    validate, wav_bytes,
+)
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
@@ -103,9 +106,18 @@ def synthetic_subset() -> None:
 
 widgets.init_form()
 engine = state.get_engine()
+shared = st.query_params.get("exp")
+if shared and st.session_state.get("exp_shared_applied") != shared:  # a lab sheet's link: fill the form once
+    st.session_state["exp_shared_applied"] = shared
+    try:
+        for key, value in forms.from_share_token(shared).items():
+            st.session_state[key] = value
+        st.success("The form holds the settings of the link you opened: press Start, or change what the lab sheet says.")
+    except ConfigError as exc:
+        st.error(f"The link's settings were not used: {exc}")
 st.title("Experiment")
 st.caption("One dataset subset, one seed, several methods trained in lockstep: same initial weights, same batches "
-           "in the same order, so differences come from the method alone. The defaults run in about a minute on a CPU.")
+           "in the same order, so differences come from the method alone.")
 
 found, problem = discover_datasets()
 if problem:
@@ -154,8 +166,20 @@ try:
     config = forms.build_config(values, dataset, root)
     for warning in validate(config):
         st.warning(warning)
+    minutes = estimate_seconds(config) / 60
+    estimate = f"about {minutes:.0f} minutes" if minutes >= 1.5 else f"about {max(5, round(minutes * 60, -1)):.0f} s"
+    st.caption(f"These settings should take {estimate} on a 2-core CPU (from measured step costs; "
+               "much less on a GPU), plus the time to decode a real dataset's clips the first time.")
+    if minutes > 10:
+        st.warning(f"This run would take about {minutes:.0f} minutes: fewer clips, epochs or methods make it shorter.")
 except ConfigError:
     pass  # refused, with its reason, when Start is pressed
+
+if dataset == "synthetic":
+    with st.expander("Share these settings"):
+        st.caption("A link that opens this form with these settings (for a lab sheet). Copy it:")
+        page_url = (st.context.url or "").split("?")[0]  # this page's address as the browser sees it
+        st.code(f"{page_url}?exp={forms.share_token(values)}", language=None)
 
 if st.button("Start experiment", key="start", type="primary", icon=":material/play_arrow:"):
     try:
@@ -169,6 +193,7 @@ if st.button("Start experiment", key="start", type="primary", icon=":material/pl
     else:
         state.watch(run_id)
         st.session_state["exp_started"] = run_id
+        state.go("live", run_id)  # Start opens the run on Live
 
 started = st.session_state.get("exp_started")
 if started:

@@ -46,15 +46,21 @@ def live_view(run_id: str, polling: bool) -> None:
 
     methods = snap.config.get("methods") or None
     epochs, steps = snap.config.get("train", {}).get("epochs"), snap.total_steps or None
+    if snap.done and not any(e.get("type") == "eval" for e in events):
+        st.info("This run ended before its first validation point: there are no curves to draw.")
+        return
     st.plotly_chart(charts.accuracy_figure(events, methods, epochs), key="acc")
     st.caption("Per-modality accuracy is measured in **zero mode**: the fused head with the other modality's features set to 0.")
     if snap.results:
         st.subheader("Test results")
         st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
+        st.caption(tables.IMBALANCE_NOTE)
         state.link("results", "Bar charts, confusion matrices and downloads on Results", icon=":material/table_chart:", run_id=run_id)
-    tabs = st.tabs(["Gradient at the visual encoder", "Gradient at the audio encoder", "Losses"]
+    weak = tables.weaker_modality(events)  # the tabs open on the modality that is losing out
+    order = (weak, "audio" if weak == "visual" else "visual")
+    tabs = st.tabs([f"Gradient at the {m} encoder" for m in order] + ["Losses"]
                    + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else []), key="live_tabs")
-    for tab, modality in zip(tabs, ("visual", "audio")):
+    for tab, modality in zip(tabs, order):
         with tab:
             st.plotly_chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
             st.caption("Solid: the norm the encoder gets from the fused loss; dashed: from its own unimodal loss "

@@ -33,6 +33,7 @@ if not snap.results:
 else:
     st.subheader("Test metrics")
     st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
+    st.caption(tables.IMBALANCE_NOTE)
     st.plotly_chart(charts.modality_bar_figure(snap.results, methods), key="bars")
     st.plotly_chart(charts.probe_bar_figure(snap.results, methods), key="probes")
 
@@ -73,7 +74,7 @@ if snap.status in ("interrupted", "failed", "cancelled"):
         again = state.safely("queue the run again", engine.rerun, run_id, owner=state.owner())
         if again:
             state.watch(again)
-            st.switch_page(state.PAGES["live"])
+            state.go("live", again)
 if state.may_change(snap.owner):
     with st.expander("Delete this run"):
         sure = st.checkbox(f"Yes, delete run {run_id}, its metrics and its models", key=f"sure_{run_id}")

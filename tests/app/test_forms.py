@@ -37,3 +37,27 @@ def test_real_data_settings_apply_only_where_the_dataset_uses_them():
     assert cremad.data.splits == "my-splits" and cremad.data.test_speakers == () and cremad.data.per_class is None
     avmnist = forms.build_config(values, "avmnist", "/data/av")
     assert avmnist.data.test_speakers == ("theo",) and avmnist.data.splits is None
+
+
+def test_a_shared_link_carries_the_changed_settings_and_is_checked():
+    import pytest
+
+    from dgl_engine.api import ConfigError
+
+    values = forms.defaults() | {"exp_visual_reliability": 0.4, "exp_epochs": 3, "exp_methods": ["joint", "dgl"]}
+    token = forms.share_token(values)
+    assert forms.from_share_token(token) == values
+    assert len(forms.share_token(forms.defaults())) < 10  # nothing changed: an empty object
+    bad = forms.share_token(forms.defaults() | {"exp_epochs": 5000})
+    with pytest.raises(ConfigError, match="epochs"):
+        forms.from_share_token(bad)
+    import base64
+    import json
+
+    for payload in ({"exp_nope": 1}, {"exp_epochs": "three"}, [1, 2]):
+        hostile = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        with pytest.raises(ConfigError):
+            forms.from_share_token(hostile)
+    for junk in ("%%%", "x" * 5000):
+        with pytest.raises(ConfigError):
+            forms.from_share_token(junk)

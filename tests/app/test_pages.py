@@ -68,6 +68,32 @@ def test_experiment_shows_defaults_and_routing(home):
     assert not at.warning  # the defaults are safe
 
 
+def test_experiment_opens_a_shared_link_prefilled_and_shows_an_estimate(home):
+    from app import forms
+
+    token = forms.share_token(forms.defaults() | {"exp_visual_reliability": 0.35, "exp_epochs": 2})
+    at = page("experiment", exp=token).run()
+    assert not at.exception and not at.error
+    assert at.slider(key="exp_visual_reliability").value == pytest.approx(0.35)
+    assert at.number_input(key="exp_epochs").value == 2
+    assert "holds the settings of the link" in texts(at.success)
+    assert "should take about" in texts(at.caption)
+    at.number_input(key="exp_epochs").set_value(400).run()  # 400 epochs of the default: hours
+    assert "would take about" in texts(at.warning)
+    bad = page("experiment", exp="not-a-link").run()
+    assert not bad.exception and "were not used" in texts(bad.error)
+
+
+def test_runs_are_known_by_name_dataset_status_and_time(stored):
+    _, run_id = stored
+    engine = state.get_engine()
+    record = next(r for r in engine.runs() if r["run_id"] == run_id)
+    label = state.run_label(record)
+    assert "synthetic (default)" in label and "finished" in label and run_id not in label
+    named = state.run_label({**record, "config": {**record["config"], "name": "lab 1"}})
+    assert named.startswith("lab 1 · synthetic (default) · finished")
+
+
 def test_experiment_preset_moves_sliders(home):
     at = page("experiment").run()
     at.selectbox(key="exp_regime").set_value("visual-dominant").run()

@@ -134,13 +134,12 @@ def _start_watch_and_read_results(page, app_url, tmp_path):
     _set_number(page, "exp_samples_per_class", 300)
     _set_number(page, "exp_epochs", 4)
     page.locator(".st-key-start button").click()
-    page.get_by_text("Watch it live").wait_for()
-    run_id = re.search(r"Run (\S+):", page.inner_text("body")).group(1)
-
-    page.get_by_text("Watch it live").click()
+    # Start opens Live on the new run, without another click.
     page.get_by_role("heading", name="Live").wait_for()
-    assert f"run={run_id}" in page.url  # a reload keeps watching this run
     page.locator(".js-plotly-plot").first.wait_for()
+    page.wait_for_function("() => location.search.includes('run=')")
+    run_id = re.search(r"run=([^&]+)", page.url).group(1)  # a reload keeps watching this run
+    assert run_id in page.inner_text("body")
 
     # The curves grow while the page is open: the step counter moves between two reads.
     deadline = time.time() + 180  # generous: a busy CI machine trains slowly
