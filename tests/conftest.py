@@ -16,6 +16,18 @@ SHARED_DATA = next(
 )
 
 
+def wait_for(predicate, timeout: float = 120.0) -> bool:
+    """Poll ``predicate`` every 20 ms until it holds (True) or ``timeout`` passes (False)."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def small_config(methods=("audio-only", "visual-only", "joint", "dgl"), samples_per_class=60, epochs=2, seed=0, **train) -> ExperimentConfig:
     """A few-second experiment on a small synthetic dataset."""
     synthetic = dataclasses.replace(REGIMES["default"], samples_per_class=samples_per_class)

@@ -88,3 +88,15 @@ def resolve_params(cls: type[Method], given: Mapping[str, float]) -> dict[str, f
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels)
+
+
+def fused_and_unimodal_losses(model: AVModel, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor):
+    """(h_a, h_v, CE(f(h_a, h_v)), CE(f(h_a, 0)), CE(f(0, h_v))), nothing detached: the terms
+    the methods that add unimodal losses to the joint one start from."""
+    h_a = model.encode("audio", audio)  # (B, D_a)
+    h_v = model.encode("visual", visual)  # (B, D_v)
+    head = model.fusion_head
+    fused = cross_entropy(head(h_a, h_v), labels)
+    loss_a = cross_entropy(head.unimodal_logits("audio", h_a), labels)
+    loss_v = cross_entropy(head.unimodal_logits("visual", h_v), labels)
+    return h_a, h_v, fused, loss_a, loss_v

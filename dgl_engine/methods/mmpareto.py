@@ -37,7 +37,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dgl_engine.methods.base import Method, Param, cross_entropy
+from dgl_engine.methods.base import Method, Param, fused_and_unimodal_losses
 
 
 def min_norm_weight(v1v1: float, v1v2: float, v2v2: float) -> float:
@@ -69,15 +69,10 @@ class MMPareto(Method):
     params = {"gamma": Param(1.5, 0.0, 10.0, "magnitude enhancement of the integrated encoder gradient (official 1.5)", min_open=True)}
 
     def backward(self, model, audio, visual, labels):
-        h_a = model.encode("audio", audio)  # (B, D_a)
-        h_v = model.encode("visual", visual)  # (B, D_v)
-        head = model.fusion_head
-        fused = cross_entropy(head(h_a, h_v), labels)
-        loss_a = cross_entropy(head.unimodal_logits("audio", h_a), labels)
-        loss_v = cross_entropy(head.unimodal_logits("visual", h_v), labels)
+        h_a, h_v, fused, loss_a, loss_v = fused_and_unimodal_losses(model, audio, visual, labels)
 
         enc = {m: [p for p in model.encoder(m).parameters() if p.requires_grad] for m in ("audio", "visual")}
-        head_params = [p for p in head.parameters() if p.requires_grad]
+        head_params = [p for p in model.fusion_head.parameters() if p.requires_grad]
         params = enc["audio"] + enc["visual"] + head_params
         g_mm = torch.autograd.grad(fused, params, retain_graph=True, allow_unused=True)
         # L_a reaches only the audio encoder and L_v only the visual one: one pass gives both.

@@ -17,7 +17,7 @@ are the fused head with the other modality zeroed.
 
 from __future__ import annotations
 
-from dgl_engine.methods.base import Method, Param, cross_entropy
+from dgl_engine.methods.base import Method, Param, fused_and_unimodal_losses
 
 
 class UniAux(Method):
@@ -26,12 +26,7 @@ class UniAux(Method):
     params = {"alpha": Param(1.0, 0.0, 100.0, "weight of the unimodal losses (1 = MMPareto's uniform baseline)")}
 
     def backward(self, model, audio, visual, labels):
-        h_a = model.encode("audio", audio)  # (B, D_a)
-        h_v = model.encode("visual", visual)  # (B, D_v)
-        head = model.fusion_head
-        fused = cross_entropy(head(h_a, h_v), labels)
-        loss_a = cross_entropy(head.unimodal_logits("audio", h_a), labels)
-        loss_v = cross_entropy(head.unimodal_logits("visual", h_v), labels)
+        h_a, h_v, fused, loss_a, loss_v = fused_and_unimodal_losses(model, audio, visual, labels)
         total = fused + self.hp["alpha"] * (loss_a + loss_v)
         total.backward()
         return {"total": total.detach(), "fused": fused.detach(), "audio": loss_a.detach(), "visual": loss_v.detach()}

@@ -16,7 +16,7 @@ from dgl_engine.store import StoreError
 from dgl_engine.trainer import Diverged
 from dgl_engine.methods.joint import Joint
 
-from tests.conftest import small_config
+from tests.conftest import small_config, wait_for
 
 
 def _quick(**kw):
@@ -36,15 +36,6 @@ def engine(tmp_path):
     e = Engine(home=tmp_path / "runs", workers=1)
     yield e
     e.shutdown(timeout=10)
-
-
-def _wait_for(predicate, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_submitted_run_finishes_with_all_event_kinds_and_is_stored(engine):
@@ -99,7 +90,7 @@ def test_once_a_snapshot_says_done_run_json_says_so_too(engine, monkeypatch):
 
 def test_snapshots_are_immutable_and_do_not_grow(engine):
     run_id = engine.submit(_long())
-    assert _wait_for(lambda: engine.snapshot(run_id).step >= 2)
+    assert wait_for(lambda: engine.snapshot(run_id).step >= 2)
     snap = engine.snapshot(run_id)
     assert isinstance(snap, RunSnapshot)
     assert isinstance(snap.events, tuple) and isinstance(snap.warnings, tuple)
@@ -108,7 +99,7 @@ def test_snapshots_are_immutable_and_do_not_grow(engine):
     with pytest.raises(dataclasses.FrozenInstanceError):
         snap.events = ()
     n = len(snap.events)
-    assert _wait_for(lambda: engine.snapshot(run_id).next_offset > n + 5)
+    assert wait_for(lambda: engine.snapshot(run_id).next_offset > n + 5)
     assert len(snap.events) == n  # the snapshot taken earlier did not change
     assert snap.status == "running"
     engine.cancel(run_id)
@@ -118,7 +109,7 @@ def test_snapshots_are_immutable_and_do_not_grow(engine):
 def test_queue_position_and_cancel_of_queued_and_running_runs(engine):
     first = engine.submit(_long())
     second = engine.submit(_quick())
-    assert _wait_for(lambda: engine.snapshot(first).status == "running")
+    assert wait_for(lambda: engine.snapshot(first).status == "running")
     queued = engine.snapshot(second)
     assert queued.status == "queued"
     assert queued.queue_position == 1
@@ -135,14 +126,14 @@ def test_queue_position_and_cancel_of_queued_and_running_runs(engine):
     assert engine.store.exists(first)
 
     # A running run stops within about a second.
-    assert _wait_for(lambda: engine.snapshot(first).step >= 1)
+    assert wait_for(lambda: engine.snapshot(first).step >= 1)
     t0 = time.time()
     assert engine.cancel(first) is True
     snap = engine.wait(first, timeout=10)
     stopped_in = time.time() - t0
     assert snap.status == "cancelled"
     assert stopped_in < 1.5, f"cancel took {stopped_in:.2f} s"
-    assert _wait_for(lambda: engine.store.read(first)["status"] == "cancelled", timeout=5)
+    assert wait_for(lambda: engine.store.read(first)["status"] == "cancelled", timeout=5)
     assert engine.cancel(first) is False  # already over
 
     # The cancelled queued run never starts: the engine goes on with the next one.
@@ -181,7 +172,7 @@ def test_a_failing_run_is_marked_failed_and_the_engine_carries_on(tmp_path, monk
     try:
         blocker = engine.submit(_long())
         doomed = engine.submit(dataclasses.replace(_quick(methods=("joint",)), data=DataConfig(dataset="folder", root=str(root))))
-        assert _wait_for(lambda: engine.snapshot(blocker).status == "running")
+        assert wait_for(lambda: engine.snapshot(blocker).status == "running")
         shutil.rmtree(root)
         engine.cancel(blocker)
         snap = engine.wait(doomed, timeout=60)

@@ -17,16 +17,7 @@ from dgl_engine.errors import ConfigError
 from dgl_engine.fair_queue import FairQueue, QueueFull
 from dgl_engine.schema import override
 from dgl_engine.store import RunStore
-from tests.conftest import small_config
-
-
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.conftest import small_config, wait_for
 
 
 def _long():
@@ -43,7 +34,7 @@ def test_a_killed_worker_fails_only_its_run_and_the_next_run_starts(tmp_path):
         victim = engine.submit(_long())
         survivor = engine.submit(small_config(methods=("joint",), samples_per_class=40, epochs=3))
         waiting = engine.submit(_quick())
-        assert _wait_for(lambda: engine.snapshot(victim).step >= 1 and engine.snapshot(survivor).status == "running")
+        assert wait_for(lambda: engine.snapshot(victim).step >= 1 and engine.snapshot(survivor).status == "running")
         assert engine.snapshot(waiting).status == "queued"
         os.kill(engine._running[victim].process.pid, signal.SIGKILL)
         snap = engine.wait(victim, timeout=30)
@@ -65,7 +56,7 @@ def test_stop_takes_effect_within_a_second_in_each_phase(tmp_path, phase, config
     engine = Engine(home=tmp_path, workers=1)
     try:
         run_id = engine.submit(config)
-        assert _wait_for(lambda: engine.snapshot(run_id).phase == phase)
+        assert wait_for(lambda: engine.snapshot(run_id).phase == phase)
         time.sleep(0.3)
         t0 = time.monotonic()
         engine.cancel(run_id)
@@ -73,7 +64,7 @@ def test_stop_takes_effect_within_a_second_in_each_phase(tmp_path, phase, config
         took = time.monotonic() - t0
         assert snap.status == "cancelled"
         assert took < 2.0, f"stop in the {phase} phase took {took:.2f} s"  # 1 s promised; a busy test machine
-        assert _wait_for(lambda: engine.store.read(run_id)["status"] == "cancelled", timeout=5)
+        assert wait_for(lambda: engine.store.read(run_id)["status"] == "cancelled", timeout=5)
     finally:
         engine.shutdown(timeout=10)
 
@@ -95,7 +86,8 @@ def test_a_restart_with_the_same_pid_finds_the_interrupted_run_and_requeues_the_
         again = engine.rerun(running, owner="alice")  # Results' one-click "run it again"
         assert again != running and engine.wait(again, timeout=60).status == "finished"
         same = json.loads(json.dumps(engine.snapshot(again).config))
-        assert same == json.loads(json.dumps(engine.snapshot(running).config))
+        original = json.loads(json.dumps(engine.snapshot(running).config))
+        assert same == original | {"name": same["name"]} and same["name"]  # unnamed before: a default name now
     finally:
         engine.shutdown(timeout=10)
 
