@@ -14,6 +14,8 @@ RESULT_COLUMNS = {  # metric key -> column title; accuracies in %
     "probe_audio": "audio probe (%)",
     "probe_visual": "visual probe (%)",
     "macro_f1": "macro F1 (%)",
+    "shapley_audio": "audio's Shapley contribution (points)",
+    "shapley_visual": "visual's Shapley contribution (points)",
 }
 
 

@@ -40,7 +40,7 @@ from dgl_engine.samples import SamplesUnavailable, sample_clip
 # validate(config) -> warnings, ConfigError when the config is impossible.
 from dgl_engine.config import DataConfig, ExperimentConfig
 from dgl_engine.data.synthetic import REGIMES, class_names
-from dgl_engine.methods import METHODS, describe_methods
+from dgl_engine.methods import FAMILIES, METHODS, describe_methods
 from dgl_engine.schema import Leaf, get, leaf, leaves, override, parse
 from dgl_engine.resources import estimate_seconds
 from dgl_engine.validate import registry_names, validate
@@ -70,6 +70,6 @@ __all__ = [
     "load_predictor", "predict_many", "PredictError", "sample_clip", "SamplesUnavailable",
     "MediaError", "SUPPORTED_VIDEO", "SUPPORTED_AUDIO", "SUPPORTED_IMAGE", "wav_bytes", "playable_video",
     # options of the Experiment form
-    "METHODS", "describe_methods", "REGIMES", "class_names", "DataConfig", "ExperimentConfig",
+    "FAMILIES", "METHODS", "describe_methods", "REGIMES", "class_names", "DataConfig", "ExperimentConfig",
     "Leaf", "get", "leaf", "leaves", "override", "parse", "registry_names", "validate", "estimate_seconds",
 ]

@@ -16,6 +16,7 @@ from dgl_engine.data.dataset import Split
 from dgl_engine.imbalance import imbalance_ratio
 from dgl_engine.methods.base import Method
 from dgl_engine.models.av_model import AVModel
+from dgl_engine.shapley import shapley_accuracy
 
 
 @torch.no_grad()
@@ -100,6 +101,7 @@ def evaluate(
                 outputs[f"{m}_slice"] = head.slice_logits(m, h)
     if method.multimodal:
         ratio = imbalance_ratio(head, h_a, h_v, labels)
+        shapley = shapley_accuracy(head, h_a, h_v, labels)
     outputs = {k: v.float().cpu() for k, v in outputs.items()}
     labels = split.labels.cpu()
 
@@ -111,6 +113,7 @@ def evaluate(
             metrics[f"acc_{m}_slice"] = accuracy(outputs[f"{m}_slice"], labels)
     if method.multimodal:
         metrics["imbalance_ratio"] = ratio
+        metrics.update(shapley)
     confusion = {}
     if detailed:
         for key in ("fused", "audio", "visual"):

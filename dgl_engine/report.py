@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 # Test-split metrics reported per method; keys that do not apply to a method are omitted.
-SUMMARY_KEYS = ("acc", "acc_audio", "acc_visual", "probe_audio", "probe_visual", "macro_f1")
+SUMMARY_KEYS = ("acc", "acc_audio", "acc_visual", "probe_audio", "probe_visual", "macro_f1", "shapley_audio", "shapley_visual")
 
 
 class TqdmObserver:

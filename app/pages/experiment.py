@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import forms, state, widgets
 from dgl_engine.api import (
-    METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, estimate_seconds, preview_clip,
+    FAMILIES, METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, estimate_seconds, preview_clip,
     validate, wav_bytes,
 )
 
@@ -139,8 +139,16 @@ with train_col:
     st.subheader("Methods and training")
     widgets.setting("methods", options=list(METHODS), help="trained in lockstep on the same batches")
     chosen_methods = [m for m in st.session_state[forms.key("methods")] if m in METHODS]
-    for m in chosen_methods:
-        st.caption(f"**{m}** ({' + '.join(METHODS[m].modalities)}): {METHODS[m].routing}")
+    for family in FAMILIES:
+        mine = [m for m in chosen_methods if METHODS[m].family == family]
+        if mine:
+            st.caption(f"*{family}*  \n" + "  \n".join(
+                f"**{m}** ({' + '.join(METHODS[m].modalities)}): {METHODS[m].routing}" for m in mine))
+    with st.expander("Every method, by family"):
+        for family in FAMILIES:
+            members = [m for m in METHODS if METHODS[m].family == family]
+            if members:
+                st.markdown(f"**{family}**: " + ", ".join(f"`{m}`" for m in members))
     widgets.method_params(chosen_methods)
     c1, c2 = st.columns(2)
     widgets.setting("model.encoder", c1)

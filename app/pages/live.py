@@ -3,7 +3,7 @@
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, state, tables
+from app import charts, method_charts, state, tables
 
 state.ensure_router()
 engine = state.get_engine()
@@ -58,8 +58,10 @@ def live_view(run_id: str, polling: bool) -> None:
         state.link("results", "Bar charts, confusion matrices and downloads on Results", icon=":material/table_chart:", run_id=run_id)
     weak = tables.weaker_modality(events)  # the tabs open on the modality that is losing out
     order = (weak, "audio" if weak == "visual" else "visual")
+    signalling = method_charts.methods_with_signals(events, methods)
     tabs = st.tabs([f"Gradient at the {m} encoder" for m in order] + ["Losses"]
-                   + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else []), key="live_tabs")
+                   + (["OGM-GE imbalance ratio"] if "ogm-ge" in (methods or []) else [])
+                   + [f"{m} signals" for m in signalling], key="live_tabs")
     for tab, modality in zip(tabs, order):
         with tab:
             st.plotly_chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
@@ -67,9 +69,12 @@ def live_view(run_id: str, polling: bool) -> None:
                        "through the same head; dotted (click in the legend): what the method applied. Lower panel: their cosine.")
     with tabs[2]:
         st.plotly_chart(charts.loss_figure(events, methods, steps), key="loss")
-    if len(tabs) > 3:
+    if "ogm-ge" in (methods or []):
         with tabs[3]:
             st.plotly_chart(charts.imbalance_figure(events, methods, epochs), key="imbalance")
+    for tab, m in zip(tabs[len(tabs) - len(signalling):], signalling):
+        with tab:
+            st.plotly_chart(method_charts.signals_figure(events, m, steps), key=f"signals_{m}")
 
 
 live_view(run_id, polling)

@@ -35,6 +35,9 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
+FAMILIES = ("references", "DGL and its ablations", "gradient modulation", "objectives and regularisers", "data-level")
+
+
 def method_class(name: str) -> type[Method]:
     if name not in METHODS:
         raise unknown("method", name, METHODS)
@@ -46,10 +49,10 @@ def create_method(name: str, params: Mapping[str, float] | None = None, generato
 
 
 def describe_methods() -> dict:
-    """{name: {"modalities", "routing", "params": {p: {"default", "min", "max", "help"}}}}."""
-    return {name: {"modalities": list(cls.modalities), "routing": cls.routing,
+    """{name: {"modalities", "routing", "family", "params": {p: {"default", "min", "max", "help"}}}}."""
+    return {name: {"modalities": list(cls.modalities), "routing": cls.routing, "family": cls.family,
                    "params": {p: spec.to_dict() for p, spec in cls.params.items()}}
             for name, cls in METHODS.items()}
 
 
-__all__ = ["METHODS", "Method", "Param", "create_method", "describe_methods", "method_class", "resolve_params"]
+__all__ = ["FAMILIES", "METHODS", "Method", "Param", "create_method", "describe_methods", "method_class", "resolve_params"]

@@ -50,6 +50,8 @@ class Method:
     # A sentence for the UI: what trains what.
     routing: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
+    # One of FAMILIES: how the app's Methods picker groups it.
+    family: ClassVar[str] = "references"
 
     def __init__(self, params: Mapping[str, float] | None = None, generator: torch.Generator | None = None):
         self.hp = resolve_params(type(self), params or {})

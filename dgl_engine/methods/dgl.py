@@ -15,6 +15,7 @@ from dgl_engine.methods.base import Method, Param, cross_entropy
 
 
 class DGL(Method):
+    family = "DGL and its ablations"
     name = "dgl"
     routing = "CE(f(sg h_a, sg h_v)) trains only the head; alpha*CE of each unimodal logit trains only its encoder."
     # Official: 4-5 on CREMA-D, 2-3 on Kinetics-Sounds. 2 suits the synthetic data at lr 0.03:

@@ -30,6 +30,7 @@ _ALPHA = Param(2.0, 0.0, 100.0, "scale of the unimodal losses (DGL's alpha; offi
 
 
 class _DGLAblation(Method):
+    family = "DGL and its ablations"
     cut_fused: ClassVar[bool]  # fused loss on detached features: it trains only the head
     cut_unimodal: ClassVar[bool]  # unimodal logits through a detached head: they train only the encoders
     params = {"alpha": _ALPHA}

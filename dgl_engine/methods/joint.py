@@ -6,6 +6,7 @@ from dgl_engine.methods.base import Method, cross_entropy
 
 
 class Joint(Method):
+    family = "references"
     name = "joint"
     routing = "CE(f(h_a, h_v)) trains both encoders and the fusion head."
 

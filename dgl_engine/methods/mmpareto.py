@@ -63,6 +63,7 @@ def _accumulate(p: torch.Tensor, g: torch.Tensor) -> None:
 
 
 class MMPareto(Method):
+    family = "gradient modulation"
     name = "mmpareto"
     routing = ("The head trains on CE(f(h_a, h_v)) + unimodal CEs; each encoder gets its fused and unimodal gradients "
                "summed if they agree (cos > 0), else MGDA-weighted, rescaled to at least the sum's norm, times gamma.")

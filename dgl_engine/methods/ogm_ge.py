@@ -17,6 +17,7 @@ from dgl_engine.methods.base import Method, Param, cross_entropy
 
 
 class OGMGE(Method):
+    family = "gradient modulation"
     name = "ogm-ge"
     routing = "CE(f(h_a, h_v)) trains everything; the dominant encoder's gradient is damped and noised."
     params = {"alpha": Param(0.8, 0.0, 10.0, "modulation strength: the dominant encoder's gradient is scaled by 1 - tanh(alpha * rho)")}

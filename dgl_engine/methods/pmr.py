@@ -61,6 +61,7 @@ def true_class_score(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
 
 
 class PMR(Method):
+    family = "gradient modulation"
     name = "pmr"
     routing = ("CE(f(h_a, h_v)) trains everything; the weaker modality's encoder (by prototype scores) also gets "
                "alpha * CE of its distances to the class prototypes.")

@@ -21,6 +21,7 @@ from dgl_engine.methods.base import Method, Param, fused_and_unimodal_losses
 
 
 class UniAux(Method):
+    family = "objectives and regularisers"
     name = "uni-aux"
     routing = "CE(f(h_a, h_v)) + alpha*(CE(f(h_a, 0)) + CE(f(0, h_v))) trains both encoders and the head, nothing truncated."
     params = {"alpha": Param(1.0, 0.0, 100.0, "weight of the unimodal losses (1 = MMPareto's uniform baseline)")}

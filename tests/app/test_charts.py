@@ -218,3 +218,13 @@ def test_why_figure_and_measured_ratio():
     joint_visual = next(t for t in ratio.data if t.name == "joint · visual encoder")
     assert list(joint_visual.y) == pytest.approx([0.3] * len(joint_visual.y))
     _assert_consistent_colours(ratio)
+
+
+def test_a_method_s_own_signals_get_a_figure_each():
+    from app import method_charts
+
+    events = [{"type": "step", "method": "mmpareto", "step": s, "losses": {"total": 1.0, "fused": 0.5, "cosine_audio": 0.1 * s}}
+              for s in (1, 2, 3)] + [{"type": "step", "method": "joint", "step": 1, "losses": {"total": 1.0, "fused": 1.0}}]
+    assert method_charts.methods_with_signals(events) == ["mmpareto"]
+    fig = method_charts.signals_figure(events, "mmpareto", 10)
+    assert [t.name for t in fig.data] == ["cosine_audio"] and list(fig.data[0].y) == [0.1, 0.2, 0.30000000000000004]

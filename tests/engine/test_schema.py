@@ -129,3 +129,10 @@ def test_old_run_records_read_back_with_presets_and_alpha_moved():
     new = resolve(ExperimentConfig())
     assert experiment_from_dict(json.loads(json.dumps(new.to_dict()))) == new
     assert get(new, "data.synthetic.audio.reliability") == 0.8
+
+
+def test_every_method_belongs_to_a_known_family():
+    from dgl_engine.methods import FAMILIES
+
+    assert {m: cls.family for m, cls in METHODS.items() if cls.family not in FAMILIES} == {}
+    assert METHODS["dgl-no-uni-cut"].family == METHODS["dgl"].family == "DGL and its ablations"
