@@ -3,7 +3,7 @@
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, state
+from app import charts, state, tables
 
 state.ensure_router()
 st.title("Why it happens")
@@ -34,6 +34,7 @@ st.subheader("Measured in your latest run")
 engine = state.get_engine()
 runs = state.safely("list the runs", engine.runs, default=[])
 run_id = state.current_run_id(engine) if runs else None
+snap = None
 if run_id is None:
     st.info("No run yet: start one to see the shrink measured on real gradients.")
     state.link("experiment", "Go to Experiment", icon=":material/tune:")
@@ -47,3 +48,32 @@ else:
                    "Look at the joint model's visual encoder once audio is confident. DGL's encoders are trained by "
                    "their unimodal losses only, so for DGL the ratio shows the shrink it sidesteps.")
         state.link("live", "All gradient charts on Live", icon=":material/monitoring:", run_id=run_id)
+
+st.subheader("What each of DGL's two cuts contributes")
+st.markdown(
+    r"""
+DGL makes two truncations. Removing one at a time (the paper's ablations) shows what each does:
+
+| method | fused loss reaches the encoders | unimodal losses reach the head |
+|---|---|---|
+| `joint` | yes | (none) |
+| `uni-aux` | yes | yes |
+| `dgl-no-fused-cut` | **yes** | no |
+| `dgl-no-uni-cut` | no | **yes** |
+| `dgl` | no | no |
+
+- The **fused cut** ($sg(h_a), sg(h_v)$ in the fused loss) is what removes the shrunken, other-modality-dependent error
+  signal from the encoders: without it, each encoder again gets part of its gradient through fusion.
+- The **unimodal cut** (a detached head in $f(h_a, 0)$, $f(0, h_v)$) keeps the head a fusion head: without it, the
+  unimodal losses pull the shared head towards each modality alone.
+"""
+)
+ABLATIONS = ("joint", "uni-aux", "dgl-no-fused-cut", "dgl-no-uni-cut", "dgl")
+if run_id is not None and snap is not None:
+    present = [m for m in ABLATIONS if m in (snap.results or {})]
+    if len(present) >= 2:
+        st.caption(f"Test metrics of run {run_id} for the methods of this table it trained:")
+        st.dataframe(tables.results_frame(snap.results, present), hide_index=True, placeholder="–")
+    else:
+        st.caption("Your latest run does not include the ablations: choose `uni-aux`, `dgl-no-fused-cut` and "
+                   "`dgl-no-uni-cut` next to `joint` and `dgl` on Experiment to see them measured here.")

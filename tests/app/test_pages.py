@@ -294,3 +294,18 @@ def test_main_routes_to_every_page(stored):
         at.switch_page(path).run()
         assert not at.exception, (path, at.exception)
         assert at.title[0].value == title
+
+
+def test_why_shows_the_ablations_of_the_user_s_own_run(home):
+    from dgl_engine.lifecycle import run
+    from dgl_engine.store import RunStore
+    from tests.conftest import small_config
+
+    outcome = run(small_config(methods=("joint", "dgl-no-fused-cut", "dgl-no-uni-cut", "dgl"), samples_per_class=20, epochs=1),
+                  RunStore(home))
+    assert outcome.status == "finished", outcome.error
+    at = page("why", run=outcome.run_id).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert table["method"].tolist() == ["joint", "dgl-no-fused-cut", "dgl-no-uni-cut", "dgl"]
+    assert "What each of DGL's two cuts contributes" in texts(at.subheader)
