@@ -166,11 +166,16 @@ def _train_and_save(prepared: Prepared, store: RunStore, run_id: str, observe: O
     data = load_data(config, store.home, data_progress(observe, should_stop), prepared.catalog)
     store.update(run_id, data=data.summary())
     result = train_experiment(config, data, observe, should_stop)
-    observe(PhaseEvent("save", "saving models"))
+    observe(PhaseEvent("save", "calibrating out-of-distribution checks, saving models"))
+    from dgl_engine import ood
+    from dgl_engine.trainer import resolve_device
+
     for name, model in result.models.items():
         if should_stop():
             raise Cancelled()
-        store.save_model(run_id, name, model.state_dict(), model_sidecar(config, data, name, result.test[name]))
+        sidecar = model_sidecar(config, data, name, result.test[name])
+        sidecar["ood"] = ood.calibrate(model, data, result.methods[name].modalities, resolve_device(config.device))
+        store.save_model(run_id, name, model.state_dict(), sidecar)
     return result
 
 
