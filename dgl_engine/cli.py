@@ -228,7 +228,7 @@ def cmd_train(a) -> int:
     for w in prepared.warnings:
         print(f"warning: {w}", file=sys.stderr)
     store = RunStore(home)
-    run_id = create_run(store, prepared, status="running")
+    run_id = create_run(store, prepared, status="running", owner="cli")  # the CLI owns its runs
     observer = TqdmObserver()
     # SIGTERM behaves like Ctrl-C: the run is recorded as cancelled, not left "running".
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
