@@ -8,7 +8,10 @@ import _bootstrap  # noqa: F401  (repo root on sys.path)
 import streamlit as st
 
 from app import forms, state, widgets
-from dgl_engine.api import METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, preview_clip, validate, wav_bytes
+from dgl_engine.api import (
+    METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, describe_error, discover_datasets, preview_clip, validate,
+    wav_bytes,
+)
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
@@ -164,8 +167,8 @@ if st.button("Start experiment", key="start", type="primary", icon=":material/pl
         run_id = engine.submit(config)
     except ConfigError as exc:
         st.error(f"Not started: {exc}")
-    except Exception as exc:  # noqa: BLE001
-        st.error(f"Not started: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a full disk, an unreadable root ...: one line
+        st.error(f"Not started: {describe_error(exc)}")
     else:
         state.watch(run_id)
         st.session_state["exp_started"] = run_id
