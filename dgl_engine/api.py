@@ -15,6 +15,7 @@ from __future__ import annotations
 # Predict page caches predictors by home).
 from dgl_engine.errors import ConfigError
 from dgl_engine.engine import Engine, RunSnapshot
+from dgl_engine.lifecycle import describe_error  # one readable line for any error ("disk full: ...")
 from dgl_engine.store import TERMINAL, RunStore, StoreError
 
 # ----- real datasets: what the data roots hold, and one clip decoded for a preview --------------
@@ -30,6 +31,7 @@ from dgl_engine.data.registry import preview_clip
 # be decoded raises MediaError. wav_bytes and playable_video turn media into what a browser plays.
 from dgl_engine.data.decode import SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError
 from dgl_engine.data.encode import playable_video, wav_bytes
+from dgl_engine.limits import MAX_UPLOAD_MB  # the Predict page's uploads; .streamlit/config.toml agrees
 from dgl_engine.predict import PredictError, load_predictor, predict_many
 from dgl_engine.samples import SamplesUnavailable, sample_clip
 
@@ -63,12 +65,12 @@ def describe_dataset(data: DataConfig, seed: int) -> dict:
 
 __all__ = [
     # the engine
-    "Engine", "RunSnapshot", "TERMINAL", "ConfigError", "StoreError", "RunStore",
+    "Engine", "RunSnapshot", "TERMINAL", "ConfigError", "StoreError", "RunStore", "describe_error",
     # real datasets
     "discover_datasets", "describe_dataset", "preview_clip",
     # predictors and media
     "load_predictor", "predict_many", "PredictError", "sample_clip", "SamplesUnavailable",
-    "MediaError", "SUPPORTED_VIDEO", "SUPPORTED_AUDIO", "SUPPORTED_IMAGE", "wav_bytes", "playable_video",
+    "MediaError", "SUPPORTED_VIDEO", "SUPPORTED_AUDIO", "SUPPORTED_IMAGE", "wav_bytes", "playable_video", "MAX_UPLOAD_MB",
     # options of the Experiment form
     "FAMILIES", "METHODS", "describe_methods", "REGIMES", "class_names", "DataConfig", "ExperimentConfig",
     "Leaf", "get", "leaf", "leaves", "override", "parse", "registry_names", "validate", "estimate_seconds",

@@ -1,15 +1,16 @@
 """Command line: ``python -m dgl_engine train|cache|runs|methods|predict|samples``.
 
 Contract other tools depend on: progress (tqdm) on stderr; with ``--json`` stdout is exactly
-one JSON object; bad arguments exit with status 2 and one line naming what is valid, and write
-nothing. ``train``'s and ``cache``'s options are generated from the schema (``config.py``), so
+one strict JSON object (no NaN or Infinity: ``dump_json``); bad arguments exit with status 2 and
+one line naming what is valid, and write nothing; anything unexpected exits with status 1 and
+one line ``error: ...`` (the traceback only with ``DGL_LAB_DEBUG=1``), never a traceback. ``train``'s and ``cache``'s options are generated from the schema (``config.py``), so
 the CLI can set every setting the Experiment form can.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
 import sys
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from dgl_engine.config import DataConfig, ExperimentConfig
 from dgl_engine.errors import ConfigError, unknown
-from dgl_engine.report import SUMMARY_KEYS, TqdmObserver, format_table, summarize
+from dgl_engine.report import SUMMARY_KEYS, TqdmObserver, dump_json, format_table, summarize
 from dgl_engine.schema import Leaf, leaves, override, parse
 
 __all__ = ["SUMMARY_KEYS", "build_parser", "config_from_args", "main"]
@@ -246,7 +247,7 @@ def cmd_train(a) -> int:
         out = {"run_id": run_id, "status": outcome.status, "seconds": outcome.seconds, "methods": summarize(outcome.results)}
         if outcome.error:
             out["error"] = outcome.error
-        print(json.dumps(out))
+        print(dump_json(out))
     else:
         if outcome.results:
             print(format_table(outcome.results))
@@ -286,7 +287,7 @@ def cmd_cache(a) -> int:
            "layout": info["layout"], "classes": info["classes"], "counts": info["counts"],
            "skipped": info["skipped"], "skipped_total": info["skipped_total"], "notes": info["notes"]}
     if a.json:
-        print(json.dumps(out))
+        print(dump_json(out))
         return 0
     per_split = ", ".join(f"{s} {sum(c.values())}" for s, c in info["counts"].items())
     print(f"{info['layout']}\n{stats['clips']} clips ({per_split}) in {len(info['classes'])} classes at {stats['root']}")
@@ -316,19 +317,20 @@ def cmd_runs(a) -> int:
             "run_id": r["run_id"], "status": r.get("status"), "created": r.get("created"),
             "dataset": (r.get("config") or {}).get("data", {}).get("dataset"),
             "methods": (r.get("config") or {}).get("methods"), "seconds": r.get("seconds"),
-            "results": summarize(r.get("results") or {}),
+            "results": summarize(r.get("results") or {}), **({"error": r["error"]} if r.get("status") == "damaged" else {}),
         }
         for r in store.list()
     ]
     if a.json:
-        print(json.dumps(rows))
+        print(dump_json(rows))
         return 0
     if not rows:
         print(f"no runs in {home}")
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"] or 0))
         accs = ", ".join(f"{m} {v['acc'] * 100:.1f}%" for m, v in r["results"].items() if "acc" in v)
-        print(f"{r['run_id']}  {when}  {r['status'] or '?':<11} {r['dataset'] or '?':<10} {accs}")
+        why = f"  {r['error']}" if r["status"] == "damaged" else ""
+        print(f"{r['run_id']}  {when}  {r['status'] or '?':<11} {r['dataset'] or '?':<10} {accs}{why}")
     return 0
 
 
@@ -337,7 +339,7 @@ def cmd_methods(a) -> int:
 
     methods = describe_methods()
     if a.json:
-        print(json.dumps(methods))
+        print(dump_json(methods))
         return 0
     for name, m in methods.items():
         print(f"{name} ({' + '.join(m['modalities'])}): {m['routing']}")
@@ -355,7 +357,7 @@ def cmd_predict(a) -> int:
         prediction = predict_file(load_predictor(store, a.run, a.method), a.file, image=a.image)
     except PredictError as e:
         raise UsageError(str(e)) from None
-    print(json.dumps(prediction.to_dict()) if a.json else prediction.summary())
+    print(dump_json(prediction.to_dict()) if a.json else prediction.summary())
     return 0
 
 
@@ -378,18 +380,21 @@ COMMANDS = {"train": cmd_train, "cache": cmd_cache, "runs": cmd_runs, "methods":
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 - errors from data loading etc. (MediaError, StoreError...)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every error is one line; a traceback only when asked for
         from dgl_engine.data.decode import MediaError
+        from dgl_engine.lifecycle import describe_error
         from dgl_engine.store import StoreError
 
-        if isinstance(e, (MediaError, StoreError, FileNotFoundError, NotADirectoryError)):
-            print(f"error: {e}", file=sys.stderr)
+        if isinstance(e, (UsageError, ConfigError, MediaError, StoreError, FileNotFoundError, NotADirectoryError)):
+            print("error: " + (" ".join(str(e).split()) or type(e).__name__), file=sys.stderr)
             return 2
-        raise
+        if os.environ.get("DGL_LAB_DEBUG") == "1":
+            raise
+        print(f"error: {describe_error(e)} (set DGL_LAB_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

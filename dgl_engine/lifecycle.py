@@ -13,11 +13,12 @@ before it returns) and returns them. A real dataset's catalog is scanned once, i
 from __future__ import annotations
 
 import dataclasses
+import errno
 import time
 import traceback
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dgl_engine.config import ExperimentConfig
 from dgl_engine.data.dataset import AVData
@@ -82,12 +83,26 @@ def create_run(store: RunStore, prepared: Prepared, status: str = "queued", **fi
     return store.create(prepared.config.to_dict(), status=status, warnings=list(prepared.warnings), **fields)
 
 
+def _disk_full(exc: BaseException) -> BaseException | None:
+    """The ENOSPC error behind `exc`, if any (torch.save wraps it in a RuntimeError)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left on device" in str(exc):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def describe_error(exc: BaseException) -> str:
     """One readable line for a failed run."""
     import torch
 
     if isinstance(exc, Diverged):
         return str(exc)
+    full = _disk_full(exc)
+    if full is not None:
+        where = f" writing {Path(full.filename).name}" if getattr(full, "filename", None) else ""
+        return f"disk full: no space left on the device{where}; free some space and run it again"
     if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in str(exc).lower():
         return "out of memory: lower the batch size, the number of samples or use the tiny encoder"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -180,13 +195,20 @@ def _train_and_save(prepared: Prepared, store: RunStore, run_id: str, observe: O
 
 
 def _record(store: RunStore, run_id: str, **fields) -> None:
-    """The outcome into run.json; one retry (a transient error must not leave it 'running')."""
+    """The outcome into run.json; one retry (a transient error must not leave it 'running').
+    On a full disk the atomic write has no room for its temporary copy: then run.json is
+    rewritten in place with the status and the reason only (results stay in the events)."""
     for attempt in (0, 1):
         try:
             store.update(run_id, **fields)
             return
-        except (OSError, StoreError):
+        except (OSError, StoreError) as exc:
             if attempt:
+                if isinstance(exc, OSError) and _disk_full(exc) is not None:
+                    try:
+                        store.overwrite_in_place(run_id, **{k: fields[k] for k in ("status", "error", "finished") if k in fields})
+                    except (OSError, StoreError):
+                        pass
                 return  # the folder is gone or the disk refuses: the caller still has the outcome
             time.sleep(0.1)
 

@@ -29,17 +29,17 @@ from dataclasses import dataclass
 
 import torch
 
-from dgl_engine import compat  # noqa: F401  (before torchaudio, which features imports)
-from dgl_engine.config import ModelConfig
+from dgl_engine import compat, limits  # noqa: F401  (compat: before torchaudio, which features imports)
 from dgl_engine.data.dataset import Normalization
 from dgl_engine.data.decode import DEFAULT_MAX_BYTES, DecodedClip, Source, decode_clip
-from dgl_engine.data.features import AudioFeatures, VisualFeatures, audio_features_from_dict, visual_features_from_dict
+from dgl_engine.data.features import AudioFeatures, VisualFeatures
 from dgl_engine.data.inputs import clip_to_inputs, heard_waveform
-from dgl_engine.models.av_model import MODALITIES, AVModel
+from dgl_engine.models.av_model import AVModel
+from dgl_engine.sidecar import SidecarError, read_spec
 from dgl_engine.store import RunStore, StoreError
 
 # An upload longer than this is decoded up to here only (the features use the centre of it).
-MAX_SECONDS = 60.0
+MAX_SECONDS = limits.MAX_DECODE_SECONDS
 
 
 class PredictError(ValueError):
@@ -87,7 +87,7 @@ def load_predictor(store: RunStore, run_id: str, method: str) -> Predictor:
     """The run's trained ``method`` model, rebuilt from its sidecar, in eval mode on the CPU.
 
     Raises StoreError (one line) for an unknown run, a method the run has no model for, or a
-    checkpoint / sidecar that cannot be used."""
+    checkpoint / sidecar that cannot be used (``sidecar.read_spec`` names the field)."""
     store.read(run_id)  # StoreError "no run ..." for an unknown run
     trained = store.models(run_id)
     if method not in trained:
@@ -99,24 +99,18 @@ def load_predictor(store: RunStore, run_id: str, method: str) -> Predictor:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a one-line error too
         raise StoreError(f"run {run_id}: the {method} model cannot be loaded ({_one_line(exc)})") from exc
+    try:  # every field checked (types, limits, the checkpoint's shapes) before anything is built
+        spec = read_spec(sidecar, state, method)
+    except SidecarError as exc:
+        raise StoreError(f"run {run_id}: the {method} model's sidecar: {_one_line(exc)}") from None
     try:
-        m = sidecar["model"]
-        config = ModelConfig(encoder=m["encoder"], fusion=m["fusion"])
-        classes = tuple(sidecar["classes"])
-        modalities = tuple(x for x in sidecar.get("modalities") or MODALITIES if x in MODALITIES)
-        audio_spec = audio_features_from_dict(sidecar["audio_features"])
-        visual_spec = visual_features_from_dict(sidecar["visual_features"])
-        normalization = Normalization.from_dict(sidecar["normalization"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"run {run_id}: the {method} model's sidecar is incomplete ({_one_line(exc)})") from exc
-    try:
-        model = AVModel(config, int(m.get("num_classes", len(classes))))
+        model = AVModel(spec.config, spec.num_classes)
         model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - unknown encoder, mismatched tensors
-        raise StoreError(f"run {run_id}: the {method} model does not match its sidecar ({_one_line(exc)})") from exc
+    except Exception as exc:  # noqa: BLE001 - another encoder's tensors, missing or extra ones
+        raise StoreError(f"run {run_id}: the {method} model does not match its sidecar ({_one_line(exc)[:300]})") from exc
     model = model.to(memory_format=torch.channels_last).eval()
-    return Predictor(run_id, method, model, modalities or MODALITIES, classes, audio_spec, visual_spec,
-                     normalization, sidecar)
+    return Predictor(run_id, method, model, spec.modalities, spec.classes, spec.audio_spec, spec.visual_spec,
+                     spec.normalization, sidecar)
 
 
 # ----------------------------------------------------------------------------- the answer
@@ -140,6 +134,7 @@ class Prediction:
     waveform: torch.Tensor | None  # (L,) the samples behind the spectrogram (cropped / padded)
     sample_rate: int
     clip: DecodedClip | None = None  # the decoded upload, for display
+    picture: DecodedClip | None = None  # the decoded second file (the image), for display
 
     @property
     def answer(self) -> tuple[str, str]:
@@ -205,6 +200,8 @@ def single_thread():
 
 
 def _answer(classes: tuple[str, ...], logits: torch.Tensor) -> dict:
+    if not bool(torch.isfinite(logits).all()):  # never "nan%": say so instead
+        raise PredictError("the model gave NaN or infinite scores for this input")
     probs = torch.softmax(logits.double().flatten(), 0)
     return {"label": classes[int(probs.argmax())], "probs": [float(p) for p in probs]}
 
@@ -317,10 +314,14 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         model, norm = predictor.model, predictor.normalization
         head = model.fusion_head
         features = {}
-        if "audio" in used:
-            features["audio"] = model.encode("audio", norm.audio(spectrogram).unsqueeze(0))  # (1, D_a)
-        if "visual" in used:
-            features["visual"] = model.encode("visual", norm.visual(picture).unsqueeze(0))  # (1, D_v)
+        try:
+            if "audio" in used:
+                features["audio"] = model.encode("audio", norm.audio(spectrogram).unsqueeze(0))  # (1, D_a)
+            if "visual" in used:
+                features["visual"] = model.encode("visual", norm.visual(picture).unsqueeze(0))  # (1, D_v)
+        except RuntimeError as exc:  # inputs the network cannot take (a sidecar that says otherwise)
+            raise PredictError(f"{source}: the {predictor.method} model cannot read these inputs "
+                               f"({_one_line(exc)[:200]})") from None
         fused = None
         if len(used) == 2:
             fused = _answer(predictor.classes, head(features["audio"], features["visual"]))
@@ -349,4 +350,5 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         waveform=heard,
         sample_rate=a_spec.sample_rate,
         clip=clip,
+        picture=image,
     )

@@ -1,14 +1,33 @@
-"""What the CLI prints: a progress bar on stderr and the test-metrics table with its findings.
+"""What the CLI prints: a progress bar on stderr, the test-metrics table with its findings, and
+strict JSON.
 
 Pure text from events and results; the CLI decides where it goes.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 
 # Test-split metrics reported per method; keys that do not apply to a method are omitted.
 SUMMARY_KEYS = ("acc", "acc_audio", "acc_visual", "probe_audio", "probe_visual", "macro_f1", "shapley_audio", "shapley_visual")
+
+
+def _finite(value):
+    """`value` with every NaN / infinite float replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dump_json(value) -> str:
+    """Strict JSON for the CLI's stdout (``allow_nan=False``): what any JSON parser accepts."""
+    return json.dumps(_finite(value), allow_nan=False)
 
 
 class TqdmObserver:

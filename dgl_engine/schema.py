@@ -45,10 +45,13 @@ class Leaf:
         return "exp_" + self.flag[2:].replace("-", "_")
 
     def range_text(self) -> str:
-        lo = "" if self.min is None else ("(" if self.min_open else "[") + f"{self.min:g}"
-        hi = "" if self.max is None else f"{self.max:g}" + (")" if self.max_open else "]")
-        return f"{lo}, {hi}" if lo and hi else (f">{'' if self.min_open else '='} {self.min:g}" if lo else
-                                                 f"<{'' if self.max_open else '='} {self.max:g}" if hi else "")
+        def num(x) -> str:  # whole bounds in full: a seed's 2147483647, not 2.14748e+09
+            return str(x) if isinstance(x, int) else f"{x:g}"
+
+        lo = "" if self.min is None else ("(" if self.min_open else "[") + num(self.min)
+        hi = "" if self.max is None else num(self.max) + (")" if self.max_open else "]")
+        return f"{lo}, {hi}" if lo and hi else (f">{'' if self.min_open else '='} {num(self.min)}" if lo else
+                                                 f"<{'' if self.max_open else '='} {num(self.max)}" if hi else "")
 
 
 def _kind(tp) -> tuple[str, bool]:

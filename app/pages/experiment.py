@@ -9,8 +9,8 @@ import streamlit as st
 
 from app import forms, state, widgets
 from dgl_engine.api import (
-    FAMILIES, METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, estimate_seconds, preview_clip,
-    validate, wav_bytes,
+    FAMILIES, METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, describe_error, discover_datasets,
+    estimate_seconds, preview_clip, validate, wav_bytes,
 )
 
 
@@ -196,8 +196,8 @@ if st.button("Start experiment", key="start", type="primary", icon=":material/pl
         run_id = engine.submit(config, owner=state.owner())
     except ConfigError as exc:
         st.error(f"Not started: {exc}")
-    except Exception as exc:  # noqa: BLE001
-        st.error(f"Not started: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a full disk, an unreadable root ...: one line
+        st.error(f"Not started: {describe_error(exc)}")
     else:
         state.watch(run_id)
         st.session_state["exp_started"] = run_id

@@ -1,16 +1,18 @@
 """Predict: upload or record a clip; trained models say what it is, and what each modality alone says."""
 
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
+import hashlib
+
 import streamlit as st
 
 from app import predict_charts as charts
 from app import state
 from dgl_engine.api import (
-    SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError, PredictError, RunStore, SamplesUnavailable, StoreError,
-    load_predictor, playable_video, predict_many, sample_clip, wav_bytes,
+    MAX_UPLOAD_MB, SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError, PredictError, RunStore,
+    SamplesUnavailable, StoreError, load_predictor, playable_video, predict_many, sample_clip, wav_bytes,
 )
 
-MAX_UPLOAD_MB = 50  # uploads are read into memory, never saved
+# MAX_UPLOAD_MB: uploads are read into memory, never saved (the server's maxUploadSize is the same)
 VIDEO, AUDIO, IMAGE = ([e.lstrip(".") for e in exts] for exts in (SUPPORTED_VIDEO, SUPPORTED_AUDIO, SUPPORTED_IMAGE))
 
 
@@ -20,6 +22,42 @@ state.ensure_router()
 @st.cache_resource(max_entries=16, show_spinner=False)
 def cached_predictor(home: str, run_id: str, method: str, stamp: float):
     return load_predictor(RunStore(home), run_id, method)  # stamp: the checkpoint's mtime
+
+
+@st.cache_resource(show_spinner=False)
+def prediction_cache() -> dict:
+    """{(file hashes and names, run, method, checkpoint mtime): Prediction | PredictError |
+    MediaError}, shared by the server's sessions, newest last: a widget change reruns the page
+    but decodes nothing again, a model added to the comparison is the only one computed, and a
+    bad file is not decoded twice."""
+    return {}
+
+
+def predictions(predictors, stamps, data, name, picture_data, picture_name) -> dict:
+    """{method: Prediction | PredictError}, from the cache where it has them; MediaError for a
+    file that cannot be read."""
+    cache, base = prediction_cache(), (digest(data), name, digest(picture_data), picture_name, str(store.home), run_id)
+    keys = {p.method: (*base, p.method, stamp) for p, (_, stamp) in zip(predictors, stamps)}
+    missing = [p for p in predictors if keys[p.method] not in cache]
+    if missing:
+        try:  # the missing models together: one decode per sample rate / frame rate
+            fresh = predict_many(missing, data, name=name, image=picture_data, image_name=picture_name,
+                                 max_bytes=MAX_UPLOAD_MB * 2**20)
+        except MediaError as exc:
+            fresh = {p.method: exc for p in missing}
+        for p in missing:
+            cache[keys[p.method]] = fresh[p.method]
+        while len(cache) > 8:  # each holds its decoded clip (tens of MB at most)
+            cache.pop(next(iter(cache)))
+    results = {p.method: cache[keys[p.method]] for p in predictors}
+    bad = next((r for r in results.values() if isinstance(r, MediaError)), None)
+    if bad is not None:
+        raise MediaError(str(bad))  # a new one: re-raising the cached one would grow its traceback
+    return results
+
+
+def digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -53,7 +91,8 @@ if not methods:
     st.info("Choose at least one model.")
     st.stop()
 try:
-    predictors = [cached_predictor(str(store.home), run_id, m, store.model_path(run_id, m).stat().st_mtime) for m in methods]
+    stamps = tuple((m, store.model_path(run_id, m).stat().st_mtime) for m in methods)
+    predictors = [cached_predictor(str(store.home), run_id, m, stamp) for m, stamp in stamps]
 except (OSError, StoreError) as exc:
     st.error(str(exc))
     st.stop()
@@ -97,9 +136,9 @@ if main is None:
     st.stop()
 
 name, data = main
+picture_name, picture_data = picture if picture else (None, None)
 try:
-    results = predict_many(predictors, data, name=name, image=picture and picture[1],
-                           image_name=picture and picture[0], max_bytes=MAX_UPLOAD_MB * 2**20)
+    results = predictions(predictors, stamps, data, name, picture_data, picture_name)
 except MediaError as exc:
     st.error(str(exc))
     st.stop()
@@ -111,9 +150,12 @@ if not ok and len({str(r) for r in results.values()}) == 1:  # the file's fault,
 st.subheader("The input")
 left, right = st.columns(2)
 with left:
-    shown = picture or (main if name.lower().endswith(SUPPORTED_IMAGE) else None)
-    if shown:
-        st.image(shown[1], caption=shown[0])
+    first = next(iter(ok.values()), None)
+    # The decoded picture (shorter side <= 256 px), not the upload's bytes: st.image would
+    # decode and resize a 50 Mpx upload again on every rerun.
+    shown = first and (first.picture or (first.clip if name.lower().endswith(SUPPORTED_IMAGE) else None))
+    if shown is not None and shown.frames is not None:
+        st.image(shown.frames[0].numpy(), caption=shown.source)
     else:
         try:
             video = cached_video(data, name)

@@ -50,20 +50,20 @@ else:
                         key="confusion")
 
 st.subheader("Downloads")
+# Each file is made when its button is pressed (a callable), not on every rerun: a long run's
+# CSV, JSON and checkpoints took most of a second to build and read.
+logged = list(events)  # the events as of this rerun
 c1, c2 = st.columns(2)
-c1.download_button("Metrics (CSV: validation and test)", tables.metrics_csv(events), f"{run_id}-metrics.csv", "text/csv",
-                   key="dl_csv", icon=":material/download:")
-c2.download_button("All events (JSON)", tables.events_json(events), f"{run_id}-events.json", "application/json",
+c1.download_button("Metrics (CSV: validation and test)", lambda: tables.metrics_csv(logged), f"{run_id}-metrics.csv",
+                   "text/csv", key="dl_csv", icon=":material/download:")
+c2.download_button("All events (JSON)", lambda: tables.events_json(logged), f"{run_id}-events.json", "application/json",
                    key="dl_json", icon=":material/download:")
 for m in state.safely("list the models", engine.store.models, run_id, default=[]):
     pt = engine.store.model_path(run_id, m)
-    weights = state.safely(f"read the {m} model", pt.read_bytes)
-    sidecar = state.safely(f"read the {m} sidecar", pt.with_suffix(".json").read_text)
     c1, c2 = st.columns(2)
-    if weights is not None:
-        c1.download_button(f"{m} model (.pt)", weights, f"{run_id}-{m}.pt", "application/octet-stream", key=f"dl_pt_{m}")
-    if sidecar is not None:
-        c2.download_button(f"{m} sidecar (.json)", sidecar, f"{run_id}-{m}.json", "application/json", key=f"dl_side_{m}")
+    c1.download_button(f"{m} model (.pt)", pt.read_bytes, f"{run_id}-{m}.pt", "application/octet-stream", key=f"dl_pt_{m}")
+    c2.download_button(f"{m} sidecar (.json)", pt.with_suffix(".json").read_text, f"{run_id}-{m}.json", "application/json",
+                       key=f"dl_side_{m}")
 
 with st.expander("Configuration"):
     st.json(snap.config)

@@ -8,16 +8,19 @@
 The first line of each file may be that header. A clip's features come from its annotated
 event window (StartTime to EndTime), where sound and picture agree. Without the split files,
 a seeded split (10% test, 10% validation per category). Videos an annotation names but the
-folder lacks are counted and reported.
+folder lacks are counted and reported. A malformed row (the official Annotations.txt has one
+with an empty event window, ``Church bell&VWi2ENBuTbw&good&0&0``) is skipped and reported with
+its line and why; only a file with no usable row at all is refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 from dgl_engine.errors import ConfigError
-from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val
+from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val, skipped_rows_note, text_rows
 from dgl_engine.data.decode import SUPPORTED_VIDEO
 
 ANNOTATIONS = "Annotations.txt"
@@ -29,33 +32,47 @@ def detect(root: Path) -> bool:
     return (root / ANNOTATIONS).is_file()
 
 
-def read_annotations(path: Path) -> list[tuple[str, str, float, float]]:
-    """[(category, video_id, start, end)]; ConfigError naming the line if malformed."""
+def _row_problem(fields: list[str]) -> str | None:
+    """Why a row is not Category&VideoID&Quality&StartTime&EndTime (None: it is)."""
+    if len(fields) != 5:
+        return f"expected 5 fields Category&VideoID&Quality&StartTime&EndTime, got {len(fields)}"
+    category, video, _quality, start, end = fields
+    if not category or not video:
+        return "empty category or video id"
+    try:
+        start_s, end_s = float(start), float(end)
+    except ValueError:
+        return f"start and end must be seconds, got {start[:20]!r} and {end[:20]!r}"
+    if not (math.isfinite(start_s) and math.isfinite(end_s)) or start_s < 0:
+        return f"start and end must be seconds from 0, got {start[:20]!r} and {end[:20]!r}"
+    if end_s <= start_s:
+        return f"empty event window ({start}-{end} s)"
+    return None
+
+
+def read_annotations(path: Path) -> tuple[list[tuple[str, str, float, float]], list[dict]]:
+    """([(category, video_id, start, end)], skipped rows [{"file": "<name> line N", "reason"}]).
+    ConfigError only when no row at all can be used."""
+    lines, skipped = text_rows(path, lambda line: [x.strip() for x in line.split("&")])
     rows = []
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            fields = [x.strip() for x in line.split("&")]
-            if n == 1 and tuple(x.lower().replace(" ", "") for x in fields) == HEADER:
-                continue
-            try:
-                if len(fields) != 5:
-                    raise ValueError
-                category, video, _quality, start, end = fields
-                start_s, end_s = float(start), float(end)
-                if not category or not video or end_s <= start_s:
-                    raise ValueError
-            except ValueError:
-                raise ConfigError(f"{path} line {n}: expected Category&VideoID&Quality&StartTime&EndTime "
-                                  f"(e.g. Church bell&RUhOCu3LNXM&good&0&10), got {line[:60]!r}") from None
-            rows.append((category, video, start_s, end_s))
-    return rows
+    for n, fields in lines:
+        if n == lines[0][0] and tuple(x.lower().replace(" ", "") for x in fields) == HEADER:
+            continue
+        problem = _row_problem(fields)
+        if problem is not None:
+            skipped.append({"file": f"{path.name} line {n}", "reason": problem})
+            continue
+        category, video, _quality, start, end = fields
+        rows.append((category, video, float(start), float(end)))
+    if not rows:
+        first = f" (e.g. {skipped[0]['file']}: {skipped[0]['reason']})" if skipped else ""
+        raise ConfigError(f"{path}: no usable rows{first}; expected Category&VideoID&Quality&StartTime&EndTime "
+                          "(e.g. Church bell&RUhOCu3LNXM&good&0&10)")
+    return rows, sorted(skipped, key=lambda s: int(s["file"].rsplit(" ", 1)[1]))
 
 
 def scan(root: Path, data, seed: int) -> Catalog:
-    rows = read_annotations(root / ANNOTATIONS)
+    rows, skipped = read_annotations(root / ANNOTATIONS)
     videos_dir = root / "AVE" if (root / "AVE").is_dir() else root
     videos = {p.stem: p for p in videos_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_VIDEO}
     if not videos:
@@ -83,7 +100,9 @@ def scan(root: Path, data, seed: int) -> Catalog:
                               f"the AVE split needs {SPLIT_FILES['train']} and {SPLIT_FILES['test']} ({SPLIT_FILES['val']} optional)")
         where = {}
         for split, path in split_paths.items():
-            for _, video, start, end in read_annotations(path):
+            split_rows, bad = read_annotations(path)
+            skipped += bad
+            for _, video, start, end in split_rows:
                 where[(video, start, end)] = split
         samples = [dataclasses.replace(s, split=where[(s.group, *s.window)]) for s in samples
                    if (s.group, *s.window) in where]
@@ -94,11 +113,13 @@ def scan(root: Path, data, seed: int) -> Catalog:
     else:
         samples = assign_splits(samples, seed, test_fraction=0.1)
         layout = "AVE: annotated videos, seeded split (no trainSet.txt/testSet.txt)"
+    if skipped:
+        notes.append(skipped_rows_note(skipped, "the annotation and split files"))
     if missing:
         notes.append(f"{len(missing)} annotated videos are not in {videos_dir.name}/ (e.g. {missing[0]})")
     if unlisted:
         notes.append(f"{len(unlisted)} videos in {videos_dir.name}/ have no annotation and are left out")
     info["annotations"] = {"rows": len(rows), "missing_videos": len(missing), "missing_examples": missing[:5],
-                           "unannotated_videos": len(unlisted)}
+                           "unannotated_videos": len(unlisted), "skipped_rows": len(skipped)}
     classes = tuple(sorted({s.label for s in samples}))
-    return Catalog("ave", root, layout, classes, samples, [], notes, info)
+    return Catalog("ave", root, layout, classes, samples, skipped, notes, info)

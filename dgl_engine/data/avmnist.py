@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dgl_engine import limits
 from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Catalog, Sample, carve_val, generator
 
@@ -38,9 +39,15 @@ def _open(path: Path):
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An idx file (gzipped or not) as a uint8 array: labels (N,) or images (N, 28, 28)."""
-    with _open(path) as f:
-        data = f.read()
+    """An idx file (gzipped or not) as a uint8 array: labels (N,) or images (N, 28, 28).
+    At most ``limits.MAX_IDX_BYTES`` are decompressed: a small .gz can hold gigabytes."""
+    try:
+        with _open(path) as f:
+            data = f.read(limits.MAX_IDX_BYTES + 1)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ConfigError(f"{path.name}: not a readable idx file ({' '.join(str(exc).split())[:80]})") from None
+    if len(data) > limits.MAX_IDX_BYTES:
+        raise ConfigError(f"{path.name}: over {limits.MAX_IDX_BYTES // 2**20} MB once decompressed; an MNIST idx file is at most 47 MB")
     if len(data) < 8 or data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise ConfigError(f"{path.name}: not an idx file of unsigned bytes (bad header)")
     ndim = data[3]
@@ -92,8 +99,12 @@ def _pools(idx: dict[str, dict[str, Path]], seed: int) -> dict[str, tuple[Path, 
 
     labels = {k: read_idx(v["labels"]) for k, v in idx.items()}
     for k, v in idx.items():
-        with _open(v["images"]) as f:
-            n_images = struct.unpack(">I", f.read(8)[4:8])[0]
+        try:
+            with _open(v["images"]) as f:
+                head = f.read(8)
+        except (OSError, EOFError):
+            head = b""
+        n_images = struct.unpack(">I", head[4:8])[0] if len(head) == 8 else -1
         if n_images != labels[k].shape[0]:
             raise ConfigError(f"{v['labels'].name} has {labels[k].shape[0]} labels but {v['images'].name} {n_images} images")
     if "train" in idx and "t10k" in idx:
@@ -162,6 +173,8 @@ def scan(root: Path, data, seed: int) -> Catalog:
              f"{', '.join(s for s in speakers if s not in test_speakers)}"]
     if reused:
         notes.append(f"{reused} recordings share an image with another (fewer images than recordings)")
+    if skipped:
+        notes.append(f"{len(skipped)} files in recordings/ skipped (e.g. {skipped[0]['file']}: {skipped[0]['reason']})")
     info = {"speakers": speakers, "test_speakers": list(test_speakers),
             "mnist": {k: str(v["images"]) for k, v in idx.items()}}
     layout = f"AV-MNIST: recordings/ + MNIST {' and '.join(sorted(idx))} idx files"

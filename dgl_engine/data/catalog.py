@@ -71,6 +71,30 @@ class Catalog:
         return out
 
 
+def skipped_rows_note(skipped: list[dict], what: str) -> str:
+    """One note for rows of an annotation or split file that were left out: how many, the
+    first one and why ("3 rows of train.csv skipped (e.g. train.csv line 12: ...)")."""
+    first = skipped[0]
+    return (f"{len(skipped)} row{'s' if len(skipped) > 1 else ''} of {what} skipped "
+            f"(e.g. {first['file']}: {first['reason']}); the other rows are used")
+
+
+def text_rows(path: Path, split) -> tuple[list[tuple[int, list[str]]], list[dict]]:
+    """([(line number, fields)], skipped) of a text file of rows: `split` turns a line into
+    its fields. Empty lines are skipped and reported, except at the end of the file (where
+    editors leave them); so is a file that is not text."""
+    rows, blank, skipped = [], [], []
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                blank.append(n)
+                continue
+            skipped += [{"file": f"{path.name} line {b}", "reason": "empty line"} for b in blank]
+            blank = []
+            rows.append((n, split(line.strip("\r\n"))))
+    return rows, skipped
+
+
 def generator(seed: int, purpose: str) -> torch.Generator:
     """A generator for one purpose (so changing one random choice leaves the others alone)."""
     return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(purpose.encode()))

@@ -9,18 +9,20 @@ Layouts accepted under the root:
 The label is in the name, ``{actor}_{sentence}_{EMOTION}_{level}``. Splits: the OGM-GE/DGL
 ``train.csv`` and ``test.csv`` (rows ``clip,EMOTION``) in the root, in ``splits/`` or in the
 folder ``DataConfig.splits`` names; clips they list but the root lacks are counted and reported.
-Without them, a seeded split by actor (10% of actors for test). Validation: 10% of the training
-clips, whole actors when there are enough of them.
+A malformed row (not ``clip,EMOTION``, a label its name contradicts, a clip in both files) is
+skipped and reported with its line and why. Without split files, a seeded split by actor (10%
+of actors for test). Validation: 10% of the training clips, whole actors when there are enough.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
 from dgl_engine.errors import ConfigError
-from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val, with_split
+from dgl_engine.data.catalog import Catalog, Sample, assign_splits, carve_val, skipped_rows_note, text_rows, with_split
 
 # The official code's label order (class_dict in OGM-GE/DGL's CramedDataset).
 EMOTIONS = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
@@ -43,10 +45,11 @@ def find_split_files(root: Path, splits: str | None, resolve) -> tuple[Path, Pat
     """(train.csv, test.csv): in the folder `splits` names (relative to the root, or a path
     inside a data root), else in the root or root/splits; None when there are none."""
     if splits:
+        inside = Path(os.path.abspath(root / splits)).is_relative_to(root)  # by name, no '..' out of it
         if Path(splits).is_absolute():
             folder = resolve(splits)  # refused outside the data roots
-        elif (root / splits).is_dir():
-            folder = root / splits
+        elif inside and (root / splits).is_dir():
+            folder = root / splits  # a folder of the dataset (it may be a link, like its other folders)
         else:
             try:
                 folder = resolve(splits)
@@ -68,23 +71,29 @@ def find_split_files(root: Path, splits: str | None, resolve) -> tuple[Path, Pat
     return None
 
 
-def read_split_file(path: Path) -> dict[str, str]:
-    """{clip: EMOTION} from an OGM-GE split CSV; ConfigError naming the line if malformed."""
+def _row_problem(row: list[str]) -> str | None:
+    """Why a split-file row is not 'clip,EMOTION' with a matching name (None: it is)."""
+    if len(row) < 2 or not CLIP.match(row[0].strip()) or row[1].strip() not in EMOTIONS:
+        return (f"expected 'clip,EMOTION' (e.g. 1001_DFA_ANG_XX,ANG, EMOTION one of {' '.join(EMOTIONS)}), "
+                f"got {','.join(row)[:60]!r}")
+    clip, emotion = row[0].strip(), row[1].strip()
+    if CLIP.match(clip).group(3) != emotion:
+        return f"{clip} is labelled {emotion}, but its name says {CLIP.match(clip).group(3)}"
+    return None
+
+
+def read_split_file(path: Path) -> tuple[dict[str, str], list[dict]]:
+    """({clip: EMOTION}, skipped rows [{"file": "<name> line N", "reason"}]) from an OGM-GE
+    split CSV: a malformed row is skipped and reported, never fatal."""
+    lines, skipped = text_rows(path, lambda line: next(csv.reader([line]), []))
     rows = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for n, row in enumerate(csv.reader(f), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2 or not CLIP.match(row[0].strip()) or row[1].strip() not in EMOTIONS:
-                raise ConfigError(
-                    f"{path} line {n}: expected 'clip,EMOTION' (e.g. 1001_DFA_ANG_XX,ANG, EMOTION one of "
-                    f"{' '.join(EMOTIONS)}), got {','.join(row)[:60]!r}"
-                )
-            clip, emotion = row[0].strip(), row[1].strip()
-            if CLIP.match(clip).group(3) != emotion:
-                raise ConfigError(f"{path} line {n}: {clip} is labelled {emotion}, but its name says {CLIP.match(clip).group(3)}")
-            rows[clip] = emotion
-    return rows
+    for n, row in lines:
+        problem = _row_problem(row)
+        if problem is not None:
+            skipped.append({"file": f"{path.name} line {n}", "reason": problem})
+            continue
+        rows[row[0].strip()] = row[1].strip()
+    return rows, skipped
 
 
 def scan(root: Path, data, seed: int, resolve) -> Catalog:
@@ -120,11 +129,18 @@ def scan(root: Path, data, seed: int, resolve) -> Catalog:
     info: dict = {}
     split_files = find_split_files(root, data.splits, resolve)
     if split_files is not None:
-        listed = {name: read_split_file(path) for name, path in zip(("train", "test"), split_files)}
+        listed, bad_rows = {}, []
+        for name, path in zip(("train", "test"), split_files):
+            listed[name], bad = read_split_file(path)
+            bad_rows += bad
         present = {s.clip for s in samples}
-        both = set(listed["train"]) & set(listed["test"])
-        if both:
-            raise ConfigError(f"{split_files[0].parent}: {len(both)} clips are in both train.csv and test.csv (e.g. {sorted(both)[0]})")
+        both = sorted(set(listed["train"]) & set(listed["test"]))
+        for clip in both:  # contradictory: left out of both
+            bad_rows.append({"file": f"{clip}", "reason": "listed in both train.csv and test.csv: left out"})
+            del listed["train"][clip], listed["test"][clip]
+        skipped += bad_rows
+        if bad_rows:
+            notes.append(skipped_rows_note(bad_rows, "train.csv / test.csv"))
         if not present & (set(listed["train"]) | set(listed["test"])):
             raise ConfigError(
                 f"{split_files[0].parent}: train.csv/test.csv list {len(listed['train']) + len(listed['test'])} clips, "
@@ -139,7 +155,7 @@ def scan(root: Path, data, seed: int, resolve) -> Catalog:
         info["split_files"] = {"train": str(split_files[0]), "test": str(split_files[1]),
                                "missing": {k: len(v) for k, v in missing.items()},
                                "missing_examples": {k: v[:5] for k, v in missing.items()},
-                               "unlisted": len(unlisted)}
+                               "unlisted": len(unlisted), "skipped_rows": len(bad_rows)}
         n_missing = sum(len(v) for v in missing.values())
         if n_missing:
             notes.append(f"{n_missing} clips listed in the split files are not in {root.name} "

@@ -1,40 +1,36 @@
 """Media files -> tensors: uploads and dataset files decoded into a ``DecodedClip``.
 
-Decoding goes through PyAV (FFmpeg) for audio and video and Pillow for still images; it never
-uses ``torchaudio.load`` or ``torchvision.io``, which cannot work in this environment. Every
-way a file can fail to decode ends in a ``MediaError`` whose message is one line naming the
-file, so the app can show it as is. Writing media is ``encode.py``; turning a clip into model
-inputs is ``inputs.py``.
+Decoding goes through PyAV (FFmpeg) for audio and video (``demux.py``) and Pillow for still
+images (``image.py``); it never uses ``torchaudio.load`` or ``torchvision.io``, which cannot
+work in this environment. Opening a file is ``source.py``. Every way a file can fail to
+decode ends in a ``MediaError`` whose message is one line naming the file, so the app can
+show it as is. Every file, whether a dataset clip, a preview or an
+upload, is decoded within the bounds of ``dgl_engine/limits.py`` (seconds, frames, pixels,
+sample rates, channels): what exceeds them is refused in one line, or, for a clip that is
+merely long, decoded up to the bound with a warning. Writing media is ``encode.py``; turning
+a clip into model inputs is ``inputs.py``.
 
 Shapes: a waveform is (L,) float32 mono in [-1, 1]; frames are (T, H, W, 3) uint8 RGB.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Union
 
-import numpy as np
 import torch
 import av
-from PIL import Image, ImageOps
+from PIL import Image
 
-from dgl_engine.data.demux import DecodePass, declared_seconds, demux, drop_audio_padding, scaled_size, start_pass
-
-SUPPORTED_VIDEO = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".flv", ".mpg", ".mpeg")
-SUPPORTED_AUDIO = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
-SUPPORTED_IMAGE = (".png", ".jpg", ".jpeg")
-DEFAULT_MAX_BYTES = 200 * 2**20
-
-Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
-
-
-class MediaError(ValueError):
-    """A file could not be read; the message is one line, ``"<basename>: <reason>"``."""
+from dgl_engine import limits
+from dgl_engine.data.demux import DecodePass, OverLimit, check_picture, declared_seconds, demux, drop_audio_padding, start_pass
+from dgl_engine.data.image import image_header, read_image
+from dgl_engine.data.source import (  # noqa: F401  (SUPPORTED_*, DEFAULT_MAX_BYTES, Source: re-exported)
+    DEFAULT_MAX_BYTES, SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError, Source, looks_like_media, one_line,
+    open_container, open_source, read_head,
+)
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensors field by field is meaningless
@@ -60,101 +56,14 @@ class DecodedClip:
         return f"{self.source}: " + ", ".join(parts)
 
 
-# ----------------------------------------------------------------------------- opening
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-def _fmt_size(n: float) -> str:
-    if n >= 2**20:
-        return f"{n / 2**20:.0f} MB" if n >= 10 * 2**20 else f"{n / 2**20:.1f} MB"
-    if n >= 2**10:
-        return f"{n / 2**10:.0f} KB"
-    return f"{int(n)} bytes"
-
-
-def _open_source(source: Source, name: str | None, max_bytes: int | None) -> tuple[object, str, int]:
-    """-> (a path string or a seekable binary file, basename, size in bytes). Checks the
-    type, existence, extension and size."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        name = name or "upload"
-        handle: object = io.BytesIO(bytes(source))
-        size = len(source)
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        name = name or path.name
-        if not path.exists():
-            raise MediaError(f"{name}: file not found")
-        if not path.is_file():
-            raise MediaError(f"{name}: not a file")
-        handle, size = str(path), path.stat().st_size
-    elif hasattr(source, "read"):
-        name = name or os.path.basename(str(getattr(source, "name", "") or "upload"))
-        if getattr(source, "seekable", lambda: False)():
-            # FFmpeg seeks to absolute offsets, so a file object is read from its start.
-            size = source.seek(0, io.SEEK_END)
-            source.seek(0)
-            handle = source
-        else:  # a pipe: read it (one byte past the limit is enough to know it is too big)
-            data = source.read(-1 if max_bytes is None else max_bytes + 1)
-            handle, size = io.BytesIO(data), len(data)
-    else:
-        raise TypeError(f"expected a path, bytes or a binary file, got {type(source).__name__}")
-    ext = os.path.splitext(name)[1].lower()
-    if ext not in SUPPORTED_VIDEO + SUPPORTED_AUDIO + SUPPORTED_IMAGE:
-        what = f"'{ext}'" if ext else "(no extension)"
-        raise MediaError(
-            f"{name}: unsupported file type {what}; supported: "
-            + " ".join(SUPPORTED_VIDEO + SUPPORTED_AUDIO + SUPPORTED_IMAGE)
-        )
-    if size == 0:
-        raise MediaError(f"{name}: empty file")
-    if max_bytes is not None and size > max_bytes:
-        raise MediaError(f"{name}: file is {_fmt_size(size)}, over the {_fmt_size(max_bytes)} limit")
-    return handle, name, size
-
-
-def _head(handle: object, n: int = 64) -> bytes:
-    """The first `n` bytes of a path or a seekable file."""
-    if isinstance(handle, str):
-        with open(handle, "rb") as f:
-            return f.read(n)
-    handle.seek(0)
-    return handle.read(n)
-
-
-def _looks_like_media(head: bytes) -> bool:
-    """True when the first bytes carry a known container signature: a file that starts like
-    media but does not open is truncated or corrupt rather than "not media at all"."""
-    return (
-        head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
-        or head.startswith((b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"OggS", b"fLaC", b"ID3"))
-        or head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3", b"\x89PNG", b"\xff\xd8\xff"))
-        or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)  # MPEG audio sync
-    )
-
-
-def _open_container(handle: object, name: str):
-    """``av.open`` whose every failure is a one-line MediaError saying which kind it is."""
-    try:
-        return av.open(handle, metadata_errors="ignore")
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a MediaError
-        if isinstance(exc, av.error.DecoderNotFoundError):
-            raise MediaError(f"{name}: unsupported codec ({_one_line(exc)})") from exc
-        if _looks_like_media(_head(handle)):
-            detail = _one_line(getattr(exc, "strerror", None) or exc)
-            raise MediaError(f"{name}: truncated or corrupt file ({detail})") from exc
-        raise MediaError(f"{name}: not a media file PyAV can read (invalid data)") from exc
-
-
 def _image_error(name: str, handle: object, exc: Exception) -> MediaError:
-    if isinstance(exc, Image.DecompressionBombError):
-        return MediaError(f"{name}: image too large ({_one_line(exc)})")
-    if "truncated" in str(exc) or _looks_like_media(_head(handle)):
+    if isinstance(exc, Image.DecompressionBombError):  # "Image size (N pixels) exceeds limit ..."
+        n = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(n.group(1)) / 1e6:.0f} Mpx)" if n else ""
+        return MediaError(f"{name}: the image is too large{size}, over the {limits.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx limit")
+    if "truncated" in str(exc) or looks_like_media(read_head(handle)):
         return MediaError(f"{name}: truncated or corrupt image")
-    return MediaError(f"{name}: not an image Pillow can read")
+    return MediaError(f"{name}: not an image Pillow can read (PNG or JPEG)")
 
 
 def _pick(container, kind: str, warnings: list[str], unsupported: list[str]):
@@ -179,11 +88,9 @@ def _pick(container, kind: str, warnings: list[str], unsupported: list[str]):
 
 def _probe_image(handle, name: str, size: int) -> dict:
     try:
-        with Image.open(handle) as img:  # reads the header only
-            w, h = img.size
-            if img.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: a quarter turn
-                w, h = h, w
-            fmt = str(img.format).lower()
+        w, h, fmt = image_header(handle)  # reads the header only
+    except OverLimit as exc:
+        raise MediaError(f"{name}: {exc}") from None
     except (OSError, Image.DecompressionBombError) as exc:
         raise _image_error(name, handle, exc) from exc
     return {"name": name, "kind": "image", "format": fmt, "size_bytes": size,
@@ -193,7 +100,7 @@ def _probe_image(handle, name: str, size: int) -> dict:
 
 
 def _probe_av(handle, name: str, ext: str, size: int) -> dict:
-    with _open_container(handle, name) as container:
+    with open_container(handle, name) as container:
         warnings: list[str] = []
         unsupported: list[str] = []
         a = _pick(container, "audio", warnings, unsupported)
@@ -222,7 +129,7 @@ def probe(
     format, size_bytes, duration (s or None), has_audio, has_video (True for images too: they
     give frames), codecs, and "audio"/"video" dicts (codec, sample_rate/channels or
     width/height/fps) for the streams ``decode_clip`` would use."""
-    handle, name, size = _open_source(source, name, max_bytes)
+    handle, name, size = open_source(source, name, max_bytes)
     ext = os.path.splitext(name)[1].lower()
     try:
         if ext in SUPPORTED_IMAGE:
@@ -231,7 +138,7 @@ def probe(
     except MediaError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise MediaError(f"{name}: could not be read ({type(exc).__name__}: {_one_line(exc)})") from exc
+        raise MediaError(f"{name}: could not be read ({type(exc).__name__}: {one_line(exc)})") from exc
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -240,15 +147,31 @@ def probe(
 def _decode_image(handle, name: str, sample_rate: int, fps: float, max_side: int | None) -> DecodedClip:
     """A still image -> frames (1, H, W, 3), upright per EXIF, shorter side <= max_side."""
     try:
-        with Image.open(handle) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")  # phone photos store rotation in EXIF
+        pixels = read_image(handle, max_side)
+    except OverLimit as exc:
+        raise MediaError(f"{name}: {exc}") from None
     except (OSError, Image.DecompressionBombError) as exc:
         raise _image_error(name, handle, exc) from exc
-    w, h = scaled_size(*img.size, max_side)
-    if (w, h) != img.size:
-        img = img.resize((w, h), Image.Resampling.BOX)  # BOX: area average, like video frames
-    frames = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).unsqueeze(0)
-    return DecodedClip(None, sample_rate, frames, fps, 0.0, name, ())
+    return DecodedClip(None, sample_rate, torch.from_numpy(pixels).unsqueeze(0), fps, 0.0, name, ())
+
+
+def _check_streams(name: str, a, v) -> None:
+    """Refuse, before decoding, streams whose header asks for more than ``limits`` allow: a
+    1 Hz WAV of 3,500 samples is an hour of sound once resampled, FFmpeg gives up on a WAV of
+    a thousand channels (it reports 0), a frame may hold a billion pixels."""
+    if a is not None:
+        rate, channels = a.codec_context.sample_rate or 0, a.codec_context.channels or 0
+        if not limits.MIN_SAMPLE_RATE <= rate <= limits.MAX_SAMPLE_RATE:
+            raise MediaError(f"{name}: audio sample rate {rate} Hz, outside the "
+                             f"{limits.MIN_SAMPLE_RATE}-{limits.MAX_SAMPLE_RATE} Hz read")
+        if not 1 <= channels <= limits.MAX_CHANNELS:
+            what = f"{channels} channels" if channels else "an invalid number of channels"
+            raise MediaError(f"{name}: audio with {what}; at most {limits.MAX_CHANNELS} channels are read")
+    if v is not None:
+        try:
+            check_picture(v.codec_context.width or 0, v.codec_context.height or 0, limits.MAX_VIDEO_PIXELS, "a video frame")
+        except OverLimit as exc:
+            raise MediaError(f"{name}: {exc}") from None
 
 
 def _pick_streams(container, name: str, ext: str, warnings: list[str]) -> tuple[object, object]:
@@ -258,6 +181,7 @@ def _pick_streams(container, name: str, ext: str, warnings: list[str]) -> tuple[
     unsupported: list[str] = []
     a = _pick(container, "audio", warnings, unsupported)
     v = None if ext in SUPPORTED_AUDIO else _pick(container, "video", warnings, unsupported)
+    _check_streams(name, a, v)
     if a is None and v is None:
         if unsupported:
             raise MediaError(f"{name}: unsupported codec in the {' and '.join(unsupported)} "
@@ -278,13 +202,31 @@ def _short_of(p: DecodePass, got_audio: float, got_video: float) -> list[float]:
     max_frames is not short."""
     cap = math.inf if p.max_seconds is None else p.max_seconds
     short = []
+    if p.packet_limit:
+        return short  # stopped by the limit, not by the file
     for stream, got in ((p.a, got_audio), (p.v, got_video)):
-        if stream is None or (stream is p.v and p.max_frames is not None and len(p.video.out) >= p.max_frames):
+        if stream is None or (stream is p.v and (
+                p.video.stopped or p.max_frames is not None and len(p.video.out) >= p.max_frames)):
             continue
         want = min(p.declared[stream] or 0.0, cap)
         if want - got > max(0.25, 0.1 * want):
             short.append(want)
     return short
+
+
+def _limit_warnings(p: DecodePass) -> list[str]:
+    """What the limits cut short, and what was cleaned, in words."""
+    out = []
+    if p.packet_limit:
+        out.append(f"stopped reading after {limits.MAX_PACKETS} packets (the limit)")
+    if p.video is not None and p.video.stopped:
+        out.append(f"video decoding stopped after {p.video.decoded} frames (the decode limit): "
+                   f"pictures from the first {p.video.end:.2f} s only")
+    if p.video is not None and p.max_frames == limits.MAX_KEPT_FRAMES and len(p.video.out) >= p.max_frames:
+        out.append(f"only the first {limits.MAX_KEPT_FRAMES} pictures kept (the limit): the first {p.video.end:.2f} s")
+    if p.audio is not None and p.audio.nonfinite:
+        out.append(f"{p.audio.nonfinite} audio samples were NaN or infinite: set to silence")
+    return out
 
 
 def _assemble(p: DecodePass, name: str, sample_rate: int, fps: float, warnings: list[str]) -> DecodedClip:
@@ -297,7 +239,7 @@ def _assemble(p: DecodePass, name: str, sample_rate: int, fps: float, warnings: 
     short = _short_of(p, got_audio, got_video)
     if waveform is None and frames is None:
         if p.failure is not None or short:
-            reason = f" ({_one_line(p.failure)})" if p.failure is not None else ": nothing could be decoded"
+            reason = f" ({one_line(p.failure)})" if p.failure is not None else ": nothing could be decoded"
             raise MediaError(f"{name}: truncated or corrupt stream{reason}")
         if p.v is not None:
             raise MediaError(f"{name}: clip shorter than one video frame")
@@ -306,6 +248,7 @@ def _assemble(p: DecodePass, name: str, sample_rate: int, fps: float, warnings: 
         of = f" of {max(short):.2f} s" if short else ""
         kept = max(got_audio, got_video)
         warnings.append(f"truncated or corrupt stream: kept the first {kept:.2f} s{of}")
+    warnings += _limit_warnings(p)
     if p.a is not None and waveform is None:
         warnings.append("audio stream gave no samples: visual only")
     if p.v is not None and frames is None:
@@ -318,10 +261,13 @@ def _decode_av(handle, name, ext, sample_rate, fps, max_frames, max_seconds, max
     """A video or audio file: pick its streams, decode them in one pass, trim the audio to
     its exact length, then assemble the clip (noticing a file cut short)."""
     warnings: list[str] = []
-    with _open_container(handle, name) as container:
+    with open_container(handle, name) as container:
         a, v = _pick_streams(container, name, ext, warnings)
         p = start_pass(a, v, sample_rate, fps, max_frames, max_seconds, max_side)
-        demux(container, p)
+        try:
+            demux(container, p)
+        except OverLimit as exc:
+            raise MediaError(f"{name}: {exc}") from None
         p.declared = {s: declared_seconds(container, s) for s in (a, v) if s is not None}
         drop_audio_padding(container, p, sample_rate)
     return _assemble(p, name, sample_rate, fps, warnings)
@@ -344,12 +290,17 @@ def decode_clip(
     and the name used in messages). Audio: the default stream, channels averaged, resampled
     to `sample_rate`. Video: the default stream sampled at `fps` (frame at or before each
     k / fps, at least one), shorter side downscaled to `max_side` (None: keep). Images give
-    frames (1, H, W, 3) and no audio. Decoding stops at `max_seconds` / `max_frames`.
-    Raises MediaError (one line, naming the file) for anything unreadable.
+    frames (1, H, W, 3) and no audio. Decoding stops at `max_seconds` / `max_frames`, and
+    never goes past ``limits.MAX_DECODE_SECONDS`` / ``limits.MAX_KEPT_FRAMES`` (None: the
+    limit). Raises MediaError (one line, naming the file) for anything unreadable or over a limit.
     """
-    if sample_rate <= 0 or fps <= 0 or (max_seconds is not None and max_seconds <= 0):
-        raise ValueError(f"sample_rate, fps, max_seconds must be > 0: {sample_rate}, {fps}, {max_seconds}")
-    handle, name, _ = _open_source(source, name, max_bytes)
+    if not (0 < sample_rate <= limits.MAX_SAMPLE_RATE and 0 < fps <= limits.MAX_FPS) or (
+            max_seconds is not None and max_seconds <= 0):
+        raise ValueError(f"sample_rate in (0, {limits.MAX_SAMPLE_RATE}], fps in (0, {limits.MAX_FPS:g}], "
+                         f"max_seconds > 0 expected: {sample_rate}, {fps}, {max_seconds}")
+    max_seconds = min(max_seconds or limits.MAX_DECODE_SECONDS, limits.MAX_DECODE_SECONDS)
+    max_frames = min(max_frames or limits.MAX_KEPT_FRAMES, limits.MAX_KEPT_FRAMES)
+    handle, name, _ = open_source(source, name, max_bytes)
     ext = os.path.splitext(name)[1].lower()
     try:
         if ext in SUPPORTED_IMAGE:
@@ -358,4 +309,4 @@ def decode_clip(
     except MediaError:
         raise
     except Exception as exc:  # noqa: BLE001 - nothing but MediaError leaves this function
-        raise MediaError(f"{name}: could not be read ({type(exc).__name__}: {_one_line(exc)})") from exc
+        raise MediaError(f"{name}: could not be read ({type(exc).__name__}: {one_line(exc)})") from exc

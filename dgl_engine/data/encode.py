@@ -165,7 +165,7 @@ def mp4_bytes(frames, fps: float, waveform=None, sample_rate: int = 16000) -> by
         return path.read_bytes()
 
 
-def playable_video(source: Source, *, name: str | None = None, max_seconds: float = 20.0,
+def playable_video(source: Source, *, name: str | None = None, max_seconds: float = 10.0,
                    max_bytes: int | None = DEFAULT_MAX_BYTES) -> bytes | None:
     """An upload as a video a browser can play: the file itself when its container is one
     browsers play, else transcoded to MP4 (FLV, AVI, MPEG, MKV: first ``max_seconds`` at

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from dgl_engine import limits
 from dgl_engine.errors import ConfigError
 from dgl_engine.data.catalog import Sample
 from dgl_engine.data.dataset import AVData, Normalization, Split
@@ -60,8 +61,9 @@ def feature_specs(preset: str, dataset: str = "") -> tuple[AudioFeatures, Visual
 
 def _frames_folder(folder: Path, sample_rate: int, fps: float) -> DecodedClip:
     """A folder of extracted frames (the official code's Image-01-FPS/<clip>/*.jpg), in name
-    order, as a clip sampled at `fps` (the folder's own rate is in its name; 1 fps here)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_IMAGE)
+    order, as a clip sampled at `fps` (the folder's own rate is in its name; 1 fps here); at
+    most ``limits.MAX_KEPT_FRAMES`` of them, as for a video."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_IMAGE)[: limits.MAX_KEPT_FRAMES]
     if not files:
         raise MediaError(f"{folder.name}: no frames (*.jpg, *.png) in the folder")
     frames = [decode_clip(p, sample_rate, fps).frames[0] for p in files]

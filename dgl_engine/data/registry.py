@@ -4,9 +4,14 @@ Interface used by the engine, the CLI and the app:
 
 - ``data_roots() -> list[Path]``: folders named by ``DGL_LAB_DATA`` (os.pathsep-separated).
 - ``resolve_root(path) -> Path``: a typed path, refused (ConfigError) unless it exists and lies
-  inside a data root. A relative path is looked up in each data root.
+  inside a data root once symlinks are resolved (a link in a data root that points elsewhere
+  is refused). A relative path is looked up in each data root.
 - ``discover() -> list[dict]``: datasets found in the data roots (each root and its
-  subfolders), each ``{"dataset": name, "root": str, "label": str}``.
+  subfolders that resolve inside it), each ``{"dataset": name, "root": str, "label": str}``.
+
+What is trusted: the dataset folder, because someone put it in a data root. Inside it, files
+and folders may link anywhere (``AudioWAV/`` shared by two layouts, a split folder kept
+elsewhere), as a dataset's own layout choice; the dataset folder itself may not.
 - ``check_root(DataConfig)``: refuse an unknown dataset or an unusable root, split file or
   class before anything is written.
 - ``describe(DataConfig, seed) -> dict``: classes, counts per class and split, skipped files and a
@@ -100,8 +105,10 @@ def resolve_root(path) -> Path:
         found = [r / typed for r in roots if (r / typed).exists()]
         typed = found[0] if found else roots[0] / typed
     lexical = Path(os.path.abspath(typed))  # '..' removed, symlinks kept
-    if not (_inside(lexical, roots) or _inside(lexical.resolve(), roots)):
-        raise ConfigError(f"{path}: outside the data roots; datasets load only from {', '.join(map(str, roots))} "
+    real = lexical.resolve()
+    if not _inside(real, roots):  # judged by where it really is: a symlink in a root may point anywhere
+        via = f" (a link to {real})" if _inside(lexical, roots) else ""
+        raise ConfigError(f"{path}: outside the data roots{via}; datasets load only from {', '.join(map(str, roots))} "
                           "(DGL_LAB_DATA)")
     if not lexical.exists():
         raise ConfigError(f"{path}: no such folder (looked for {lexical})")
@@ -132,10 +139,12 @@ def _looks_kinetics(path: Path) -> bool:
 def discover() -> list[dict]:
     """Datasets in the data roots: each root and its direct subfolders, by layout."""
     out = []
-    for root in data_roots():
+    roots = data_roots()
+    for root in roots:
         if not root.is_dir():
             continue
-        found = [(p, _detect(p)) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        found = [(p, _detect(p)) for p in sorted(root.iterdir())
+                 if p.is_dir() and not p.name.startswith(".") and _inside(p.resolve(), roots)]  # what resolve_root accepts
         found = [(p, name) for p, name in found if name is not None]
         itself = _detect(root)
         # A root holding datasets also looks like a folder dataset (its datasets as classes).

@@ -148,7 +148,7 @@ def test_experiment_start_submits_a_run(home):
     run_id = at.session_state["run_id"]
     assert at.query_params["run"] == run_id  # a reload keeps watching it
     assert run_id in texts(at.success)
-    snap = state.get_engine().wait(run_id, timeout=120)
+    snap = state.get_engine().wait(run_id, timeout=300)
     assert snap.status == "finished", snap.error
     assert list(snap.config["methods"]) == ["joint", "dgl"] and snap.config["name"] == "tiny from the form"
     assert snap.config["data"]["synthetic"]["num_classes"] == 3 and set(snap.results) == {"joint", "dgl"}
@@ -174,7 +174,7 @@ def test_experiment_previews_and_trains_on_a_real_dataset(home, shared_data, mon
     at.run()
     at.button(key="start").click().run()
     assert not at.exception and not at.error, texts(at.error)
-    snap = state.get_engine().wait(at.session_state["run_id"], timeout=180)
+    snap = state.get_engine().wait(at.session_state["run_id"], timeout=300)
     assert snap.status == "finished", snap.error
     assert snap.config["data"]["dataset"] == "cremad" and set(snap.results) == {"joint", "dgl"}
 
@@ -226,7 +226,7 @@ def test_live_shows_queued_and_stop_cancels(stored):
         at = page("live", run=first, session="me").run()
         assert not at.exception
         at.button(key="stop").click().run()
-        assert engine.wait(first, timeout=60).status == "cancelled"
+        assert engine.wait(first, timeout=300).status == "cancelled"
     finally:
         engine.cancel(first)
         engine.cancel(second)

@@ -40,7 +40,7 @@ def engine(tmp_path):
 
 def test_submitted_run_finishes_with_all_event_kinds_and_is_stored(engine):
     run_id = engine.submit(_quick())
-    snap = engine.wait(run_id, timeout=60)
+    snap = engine.wait(run_id, timeout=300)
     assert snap.status == "finished", snap.error
     assert snap.progress == 1.0 and snap.done
 
@@ -83,7 +83,7 @@ def test_once_a_snapshot_says_done_run_json_says_so_too(engine, monkeypatch):
 
     monkeypatch.setattr(engine.store, "update", slow_final_write)
     run_id = engine.submit(_quick(methods=("joint",)))
-    assert engine.wait(run_id, timeout=60).status == "finished"
+    assert engine.wait(run_id, timeout=300).status == "finished"
     record = engine.store.read(run_id)
     assert record["status"] == "finished" and record["finished"] is not None
 
@@ -138,7 +138,7 @@ def test_queue_position_and_cancel_of_queued_and_running_runs(engine):
 
     # The cancelled queued run never starts: the engine goes on with the next one.
     third = engine.submit(_quick())
-    assert engine.wait(third, timeout=60).status == "finished"
+    assert engine.wait(third, timeout=300).status == "finished"
     assert engine.snapshot(second).status == "cancelled"
     assert engine.snapshot(second).step == 0
 
@@ -175,12 +175,12 @@ def test_a_failing_run_is_marked_failed_and_the_engine_carries_on(tmp_path, monk
         assert wait_for(lambda: engine.snapshot(blocker).status == "running")
         shutil.rmtree(root)
         engine.cancel(blocker)
-        snap = engine.wait(doomed, timeout=60)
+        snap = engine.wait(doomed, timeout=300)
         assert snap.status == "failed" and "\n" not in snap.error and "training clip" in snap.error, snap.error
         assert engine.store.read(doomed)["error"] == snap.error
         assert "Traceback" in (engine.store.run_dir(doomed) / "traceback.txt").read_text()
         ok = engine.submit(_quick(methods=("joint",)))
-        assert engine.wait(ok, timeout=60).status == "finished"
+        assert engine.wait(ok, timeout=300).status == "finished"
     finally:
         engine.shutdown(timeout=10)
 

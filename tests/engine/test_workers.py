@@ -40,8 +40,8 @@ def test_a_killed_worker_fails_only_its_run_and_the_next_run_starts(tmp_path):
         snap = engine.wait(victim, timeout=30)
         assert snap.status == "failed" and "SIGKILL" in snap.error and "out-of-memory" in snap.error
         assert engine.store.read(victim)["status"] == "failed"
-        assert engine.wait(survivor, timeout=120).status == "finished"
-        assert engine.wait(waiting, timeout=120).status == "finished"
+        assert engine.wait(survivor, timeout=300).status == "finished"
+        assert engine.wait(waiting, timeout=300).status == "finished"
         assert os.getpid() == engine.store.read(victim)["pid"]  # the server process itself lives on
     finally:
         engine.shutdown(timeout=10)
@@ -82,9 +82,9 @@ def test_a_restart_with_the_same_pid_finds_the_interrupted_run_and_requeues_the_
         assert engine.interrupted == [running] and engine.requeued == [queued]
         interrupted = engine.snapshot(running)
         assert interrupted.status == "interrupted" and interrupted.step == 3  # partial curves kept
-        assert engine.wait(queued, timeout=60).status == "finished"
+        assert engine.wait(queued, timeout=300).status == "finished"
         again = engine.rerun(running, owner="alice")  # Results' one-click "run it again"
-        assert again != running and engine.wait(again, timeout=60).status == "finished"
+        assert again != running and engine.wait(again, timeout=300).status == "finished"
         same = json.loads(json.dumps(engine.snapshot(again).config))
         original = json.loads(json.dumps(engine.snapshot(running).config))
         assert same == original | {"name": same["name"]} and same["name"]  # unnamed before: a default name now

@@ -160,7 +160,7 @@ def test_real_processes(trained_run, tmp_path, shared_data):
     }
     procs = {k: subprocess.Popen(c, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k, c in commands.items()}
-    done = {k: (p.wait(timeout=120), *p.communicate()) for k, p in procs.items()}
+    done = {k: (p.wait(timeout=300), *p.communicate()) for k, p in procs.items()}
 
     rc, out, err = done["samples"]
     assert rc == 0, err

@@ -93,11 +93,11 @@ def test_unknown_run_and_method_are_one_line_errors(store, trained_run):
 def test_damaged_checkpoint_is_a_one_line_error(tmp_path, store, trained_run):
     import shutil
 
-    copy = RunStore(tmp_path)
-    shutil.copytree(store.run_dir(trained_run[1]), copy.run_dir("damaged"))
-    copy.model_path("damaged", "dgl").write_bytes(b"not a checkpoint")
+    copy, run_id = RunStore(tmp_path), trained_run[1]  # the same id in another home: run.json names its folder
+    shutil.copytree(store.run_dir(run_id), copy.run_dir(run_id))
+    copy.model_path(run_id, "dgl").write_bytes(b"not a checkpoint")
     with pytest.raises(StoreError) as exc:
-        load_predictor(copy, "damaged", "dgl")
+        load_predictor(copy, run_id, "dgl")
     assert "cannot be loaded" in _one_line(exc)
 
 
