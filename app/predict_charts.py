@@ -96,3 +96,32 @@ def frames_strip(frames: np.ndarray, min_height: int = 128) -> np.ndarray:
     factor = max(1, -(-min_height // x.shape[1]))
     x = x.repeat(factor, axis=1).repeat(factor, axis=2)
     return (np.concatenate(list(x), axis=1) * 255).round().astype(np.uint8)
+
+
+def class_words(label: str, dataset: str) -> str:
+    """A class as people say it: AV-MNIST's "1" is "digit 1"; other datasets' names as they are."""
+    return f"digit {label}" if dataset == "avmnist" else label
+
+
+def answer_words(prediction: Mapping, dataset: str) -> tuple[str, list[str]]:
+    """(headline, lines): the answer in words and what each modality alone says, with the
+    out-of-distribution verdict of each modality next to it."""
+    classes = list(prediction["classes"])
+    label, origin = prediction["answer"]["label"], prediction["answer"]["from"]
+    prob = prediction[origin]["probs"][classes.index(label)]
+    how = "from sound and picture together" if origin == "fused" else f"from the {'sound' if origin == 'audio' else 'picture'} alone"
+    headline = f"{class_words(label, dataset)} ({prob:.0%} sure, {how})"
+    lines = []
+    for m, noun in (("audio", "sound"), ("visual", "picture")):
+        alone = prediction.get(m)
+        if alone is None:
+            continue
+        line = f"The {noun} alone says {class_words(alone['label'], dataset)} ({max(alone['probs']):.0%})"
+        o = (prediction.get("ood") or {}).get(m)
+        if o and o["out_of_distribution"]:
+            line += (f". **Out of distribution**: its features lie {o['distance']:.2f} from this model's training data, "
+                     f"beyond the threshold {o['threshold']:.2f} (set on the model's validation split), so do not trust it")
+        elif o:
+            line += f"; it is like the training data (distance {o['distance']:.2f}, threshold {o['threshold']:.2f})"
+        lines.append(line + ".")
+    return headline, lines

@@ -36,6 +36,7 @@ from dgl_engine.data.features import AudioFeatures, VisualFeatures
 from dgl_engine.data.inputs import clip_to_inputs, heard_waveform
 from dgl_engine.models.av_model import AVModel
 from dgl_engine.sidecar import SidecarError, read_spec
+from dgl_engine.shapley import shapley_confidence
 from dgl_engine.store import RunStore, StoreError
 
 # An upload longer than this is decoded up to here only (the features use the centre of it).
@@ -135,6 +136,10 @@ class Prediction:
     sample_rate: int
     clip: DecodedClip | None = None  # the decoded upload, for display
     picture: DecodedClip | None = None  # the decoded second file (the image), for display
+    # {modality: {"distance", "threshold", "out_of_distribution"}}: how far the input's features
+    # fall from the training data's (ood.py), for each modality read; {} for models without it.
+    ood: dict = dataclasses.field(default_factory=dict)
+    shapley: dict | None = None  # each modality's Shapley contribution to the answer's probability
 
     @property
     def answer(self) -> tuple[str, str]:
@@ -164,6 +169,8 @@ class Prediction:
             "run_id": self.run_id,
             "method": self.method,
             "source": self.source,
+            "ood": self.ood,
+            "shapley": self.shapley,
         }
 
     def summary(self) -> str:
@@ -178,6 +185,10 @@ class Prediction:
             note = "" if key == "fused" or origin == key and not self.fused else "  (zero mode: other modality set to 0)"
             tops = "  ".join(f"{c} {q * 100:5.1f}%" for c, q in self.top(key))
             lines.append(f"  {key:<7} {tops}{note}")
+        for m, o in self.ood.items():
+            if o["out_of_distribution"]:
+                lines.append(f"  out of distribution for its {m}: its features lie {o['distance']:.2f} from the training "
+                             f"data's, beyond this model's threshold {o['threshold']:.2f}: do not trust the {m} answer")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -322,9 +333,12 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         except RuntimeError as exc:  # inputs the network cannot take (a sidecar that says otherwise)
             raise PredictError(f"{source}: the {predictor.method} model cannot read these inputs "
                                f"({_one_line(exc)[:200]})") from None
-        fused = None
+        fused = shapley = None
         if len(used) == 2:
             fused = _answer(predictor.classes, head(features["audio"], features["visual"]))
+            shapley = shapley_confidence(head, features["audio"], features["visual"])
+        distances, unusable = out_of_distribution(predictor.sidecar, features)
+        warnings += unusable
         per_modality = {}
         if predictor.unimodal_path:
             for m, h in features.items():
@@ -351,4 +365,24 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         sample_rate=a_spec.sample_rate,
         clip=clip,
         picture=image,
+        ood=distances,
+        shapley=shapley,
     )
+
+
+def out_of_distribution(sidecar: dict, features: dict) -> tuple[dict, list[str]]:
+    """({modality: score}, warnings) of the input's features against the model's calibration
+    (none for models trained before it existed; one warning if the sidecar's is unusable)."""
+    from dgl_engine import ood
+
+    calibration = sidecar.get("ood")
+    if not isinstance(calibration, dict):
+        return {}, []
+    out = {}
+    try:
+        for m, h in features.items():
+            if isinstance(calibration.get(m), dict):
+                out[m] = ood.score(calibration[m], h)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
+        return {}, ["the model's out-of-distribution calibration is unusable: inputs are not checked"]
+    return out, []

@@ -80,9 +80,10 @@ except (OSError, StoreError) as exc:
     st.stop()
 if not runs:
     st.info("No trained models yet: run an experiment; its models appear here when it finishes.")
+    state.link("experiment", "Go to Experiment", icon=":material/tune:")
     st.stop()
 
-labels = {r["run_id"]: f"{r['run_id']} · {', '.join(store.models(r['run_id']))}" for r in runs}
+labels = {r["run_id"]: f"{state.run_label(r)} · models: {', '.join(store.models(r['run_id']))}" for r in runs}
 run_id = st.selectbox("Trained run", list(labels), format_func=labels.get, key="predict_run")
 trained = store.models(run_id)
 methods = st.multiselect("Models (several: compared on the same clip)", trained, key=f"predict_methods_{run_id}",
@@ -183,18 +184,28 @@ if seen:
     t, _, size, _ = seen.frames.shape
     st.image(charts.frames_strip(seen.frames.numpy()), caption=f"{t} frame{'s' if t > 1 else ''}, {size}x{size} px (before normalisation)")
 
+def result_dataset(result) -> str:
+    return next((p.sidecar.get("dataset", "") for p in predictors if p.method == result.method), "")
+
+
 st.subheader("What the models say")
+# A warning every model gives (e.g. "no sound") is said once, above them.
+shared_warnings = set.intersection(*(set(r.warnings) for r in ok.values())) if ok else set()
+for warning in sorted(shared_warnings):
+    st.warning(warning)
 for column, (method, result) in zip(st.columns(len(results)), results.items()):
     with column:
         st.markdown(f"#### {method}")
         if isinstance(result, PredictError):
             st.error(str(result))
             continue
-        label, origin = result.answer
-        prob = getattr(result, origin)["probs"][result.classes.index(label)]
-        st.markdown(f"**{label}** · {prob:.0%} · {'fused' if origin == 'fused' else f'from {origin} alone'}")
+        headline, lines = charts.answer_words(result.to_dict(), result_dataset(result))
+        st.markdown(f"**{headline}**")
+        for line in lines:
+            (st.warning if "Out of distribution" in line else st.caption)(line)
         for warning in result.warnings:
-            st.warning(warning)
+            if warning not in shared_warnings:
+                st.warning(warning)
         st.plotly_chart(charts.probs_figure(result.to_dict()), key=f"predict_probs_{method}")
 if len(ok) > 1:
     st.plotly_chart(charts.compare_figure({m: r.to_dict() for m, r in ok.items()}), key="predict_compare")
