@@ -78,9 +78,16 @@ class RunStore:
     # ----- runs --------------------------------------------------------------------------
     def create(self, config: dict, run_id: str | None = None, status: str = "queued", warnings: list[str] = (),
                **fields) -> str:
-        run_id = run_id or new_run_id()
-        d = self.run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=False)
+        for attempt in range(8 if run_id is None else 1):  # new ids are per second: a study makes many at once
+            rid = run_id or new_run_id()
+            d = self.run_dir(rid)
+            try:
+                d.mkdir(parents=True, exist_ok=False)
+                break
+            except FileExistsError:
+                if run_id is not None or attempt == 7:
+                    raise
+        run_id = rid
         record = {
             "run_id": run_id,
             "status": status,
