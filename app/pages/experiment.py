@@ -8,7 +8,8 @@ import _bootstrap  # noqa: F401  (repo root on sys.path)
 import streamlit as st
 
 from app import forms, state, widgets
-from dgl_engine.api import METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, preview_clip, validate, wav_bytes
+from dgl_engine.api import (METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, discover_datasets, preview_clip,
+                            sweep_keys, validate, wav_bytes)
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
@@ -157,18 +158,33 @@ try:
 except ConfigError:
     pass  # refused, with its reason, when Start is pressed
 
+# A study: the same experiment over several seeds, optionally sweeping one setting (Studies page).
+with st.expander("Repeat over seeds, or sweep one setting (a study)"):
+    c1, c2, c3 = st.columns([1, 2, 2])
+    c1.number_input("seeds", 1, 20, 1, key="study_seeds", help="one run per seed: seed, seed + 1, ...")
+    c2.selectbox("sweep", ["", *sweep_keys(config or forms.DEFAULTS)], key="study_sweep_key",
+                 format_func=lambda k: k or "nothing", help="a numeric setting or a method's hyperparameter")
+    c3.text_input("values", key="study_sweep_values", placeholder="e.g. 1,2,4", help="comma-separated")
+
 if st.button("Start experiment", key="start", type="primary", icon=":material/play_arrow:"):
+    ss = st.session_state
     try:
         if config is None:
             config = forms.build_config(values, dataset, root)
-        run_id = engine.submit(config, owner=state.owner())
+        study = forms.study_from(config, ss["study_seeds"], ss["study_sweep_key"], ss["study_sweep_values"])
+        started = engine.submit_study(study, owner=state.owner()) if study else engine.submit(config, owner=state.owner())
     except ConfigError as exc:
         st.error(f"Not started: {exc}")
     except Exception as exc:  # noqa: BLE001
         st.error(f"Not started: {type(exc).__name__}: {exc}")
     else:
-        state.watch(run_id)
-        st.session_state["exp_started"] = run_id
+        ss["exp_started"], ss["exp_study_started"] = (None, started) if study else (started, None)
+        if not study:
+            state.watch(started)
+
+if st.session_state.get("exp_study_started"):
+    st.success(f"Study **{st.session_state['exp_study_started']}** queued: one run per seed and value.")
+    state.link("studies", "Follow it on Studies", icon=":material/stacked_line_chart:", study_id=st.session_state["exp_study_started"])
 
 started = st.session_state.get("exp_started")
 if started:
