@@ -98,7 +98,7 @@ def band_figure(bands: dict, metric: str = "acc", kind: str = "std", title_suffi
         colour = method_colour(method)
         x = list(b["epoch"])
         fig.add_trace(go.Scatter(x=x + x[::-1], y=[100 * y for y in b["high"]] + [100 * y for y in b["low"]][::-1],
-                                 fill="toself", fillcolor=_rgba(colour, 0.18), line=dict(width=0), hoverinfo="skip",
+                                 mode="lines", fill="toself", fillcolor=_rgba(colour, 0.18), line=dict(width=0), hoverinfo="skip",
                                  name=f"{method} · band", legendgroup=method, showlegend=False))
         fig.add_trace(go.Scatter(x=x, y=[100 * y for y in b["mean"]], name=f"{method} (n={b['n']})", legendgroup=method,
                                  mode="lines+markers", line=dict(color=colour, width=2), marker=dict(size=5),

@@ -61,7 +61,7 @@ def cmd_study(a: argparse.Namespace) -> int:
 
     store, studies = RunStore(home), StudyStore(home)
     study_id = studies.new_id()
-    studies.create(study_id, study, owner="cli")
+    studies.create(study_id, study, owner="cli", status="running")
     cluster = ray_runner.address()
     where = f"on the Ray cluster at {cluster}" if cluster else "here, one after another"
     shape = f"{len(study.seeds)} seeds" + (f" x {study.sweep.key} = {', '.join(study.labels)}" if study.sweep else "")

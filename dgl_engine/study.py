@@ -232,11 +232,12 @@ class StudyStore:
     def new_id(self) -> str:
         return "study-" + time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
-    def create(self, study_id: str, study: Study, owner: str = "", run_ids: list[str | None] | None = None) -> dict:
+    def create(self, study_id: str, study: Study, owner: str = "", run_ids: list[str | None] | None = None,
+               status: str = "queued") -> dict:
         points = study.points()
         ids = run_ids or [None] * len(points)
         record = {
-            "study_id": study_id, "created": time.time(), "owner": owner, "status": "queued",
+            "study_id": study_id, "created": time.time(), "owner": owner, "status": status,
             "config": study.config.to_dict(), "seeds": list(study.seeds),
             "sweep": study.sweep.to_dict() if study.sweep else None, "values": list(study.labels),
             "points": [{"seed": p.seed, "value": p.value, "run_id": rid} for p, rid in zip(points, ids)],

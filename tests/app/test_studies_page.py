@@ -112,3 +112,12 @@ def test_main_routes_to_the_studies_page(study):
     at = AppTest.from_file(str(APP / "main.py"), default_timeout=60).run()
     at.switch_page("pages/studies.py").run()
     assert not at.exception and at.title[0].value == "Studies"
+
+
+def test_results_of_a_study_run_point_to_its_study(study):
+    home, study_id = study
+    run_id = StudyStore(home).read(study_id)["points"][0]["run_id"]
+    at = page("results", run=run_id).run()
+    assert not at.exception
+    shown = texts(at.markdown) + " | " + " | ".join(str(e.proto) for e in at.get("page_link"))
+    assert f"Part of study {study_id}" in shown

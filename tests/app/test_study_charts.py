@@ -36,7 +36,7 @@ def test_band_figure_draws_the_mean_and_a_shaded_band_per_method():
     fig = study_charts.band_figure(bands, "acc_visual", "minmax", " (dgl.alpha = 2)")
     assert len(fig.data) == 4
     band, mean = fig.data[0], fig.data[1]
-    assert band.fill == "toself" and list(band.x) == [0.5, 1.0, 1.0, 0.5]
+    assert band.fill == "toself" and band.mode == "lines" and list(band.x) == [0.5, 1.0, 1.0, 0.5]
     assert list(band.y) == pytest.approx([40, 70, 50, 20])  # high forward, low back
     assert list(mean.y) == pytest.approx([30, 60]) and mean.line.color == method_colour("joint")
     assert mean.name == "joint (n=3)"
