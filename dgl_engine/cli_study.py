@@ -67,7 +67,7 @@ def cmd_study(a: argparse.Namespace) -> int:
     shape = f"{len(study.seeds)} seeds" + (f" x {study.sweep.key} = {', '.join(study.labels)}" if study.sweep else "")
     _say(f"study {study_id}: {len(points)} runs ({shape}) train {where}")
     # SIGTERM behaves like Ctrl-C: the current run is recorded as cancelled and the study stops.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     t0 = time.time()
     progress = StudyProgress(len(points))
     try:
@@ -84,6 +84,7 @@ def cmd_study(a: argparse.Namespace) -> int:
         pass
     finally:
         progress.close()
+        signal.signal(signal.SIGTERM, previous)
 
     record = studies.read(study_id)
     runs = {rid: store.read(rid) for rid in run_ids(record)}

@@ -134,12 +134,12 @@ def format_study(result: dict, sweep_key: str | None = None) -> str:
         n = max((s.get("n", 0) for m in methods.values() for s in m.values()), default=0)
         lines.append((f"{sweep_key} = {value}: " if sweep_key else "") + f"test split, {n} seed{'s' if n != 1 else ''}, "
                      "mean ± sample std (%)")
-        head = f"{'method':<18}" + "".join(f"{c:>19}" for c in SUMMARY_KEYS)
+        head = f"{'method':<18}" + "".join(f"{c:>21}" for c in SUMMARY_KEYS)
         lines += [head, "-" * len(head)]
-        lines += [f"{m:<18}" + "".join(f"{_cell(s.get(c), False):>19}" for c in SUMMARY_KEYS) for m, s in methods.items()]
+        lines += [f"{m:<18}" + "".join(f"{_cell(s.get(c), False):>21}" for c in SUMMARY_KEYS) for m, s in methods.items()]
         diffs = result["paired"].get(value) or {}
         if diffs:
             lines.append("paired difference, seed by seed (points; [95% bootstrap CI over seeds])")
-            lines += [f"{m:<18}" + "".join(f"{_cell(s.get(c), True):>19}" for c in SUMMARY_KEYS) for m, s in diffs.items()]
+            lines += [f"{m:<18}" + "".join(f"{_cell(s.get(c), True):>21}" for c in SUMMARY_KEYS) for m, s in diffs.items()]
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -114,3 +114,23 @@ def test_bad_seeds_or_sweeps_exit_2_with_one_line_and_write_nothing(args, words,
     for word in words:
         assert word in line
     assert list(home.iterdir()) == []
+
+
+def test_a_stopped_run_stops_the_study_and_leaves_it_incomplete(tmp_path, capsys, monkeypatch):
+    """Ctrl-C (or SIGTERM) inside a run: execute_run records it cancelled; the study trains no more."""
+    from dgl_engine import lifecycle
+
+    calls = []
+
+    def stopped(prepared, store, run_id, observers=(), should_stop=None):
+        calls.append(run_id)
+        store.update(run_id, status="cancelled", error="stopped by the user")
+        return lifecycle.Outcome(run_id, "cancelled", "stopped by the user", {}, 0.1)
+
+    monkeypatch.setattr(lifecycle, "execute_run", stopped)
+    rc = main(["study", *TINY, "--methods", "joint,dgl", "--seeds", "0,1,2", "--home", str(tmp_path), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert rc == 1 and result["status"] == "incomplete" and result["runs"] == calls and len(calls) == 1
+    study = json.loads((tmp_path / ".studies" / f"{result['study_id']}.json").read_text())
+    assert study["status"] == "incomplete" and [p["run_id"] for p in study["points"]] == [calls[0], None, None]
+    assert result["summary"] == {"-": {"joint": {}, "dgl": {}}}  # nothing finished: nothing to average
