@@ -189,3 +189,14 @@ def counts_frame(description: dict) -> pd.DataFrame:
     counts = description.get("counts") or {}
     rows = [{"class": c, **{split: per_class.get(c, 0) for split, per_class in counts.items()}} for c in classes]
     return pd.DataFrame(rows)
+
+
+def study_from(config: ExperimentConfig, seeds: int, sweep_key: str = "", sweep_values: str = ""):
+    """The Study the form's study block asks for (seeds seed, seed + 1, ...; optionally one swept
+    setting), or None for a single run. ConfigError naming what is valid."""
+    from dgl_engine.api import Study, parse_sweep
+
+    if int(seeds) <= 1 and not sweep_key:
+        return None
+    sweep = parse_sweep(f"{sweep_key}={sweep_values}", config) if sweep_key else None
+    return Study(config, tuple(range(config.seed, config.seed + int(seeds))), sweep)

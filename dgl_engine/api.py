@@ -1,8 +1,8 @@
 """The engine as the app sees it: the one ``dgl_engine`` module that ``app/`` imports.
 
 Pages reach the engine through this door only (``tests/app/test_layering.py`` checks it), so the
-engine's modules can move without touching a page. Four groups: the engine itself, real datasets,
-predictors (with the media they take and give back), and the Experiment form's options. Like the
+engine's modules can move without touching a page. Five groups: the engine itself, real datasets,
+predictors (with the media they take and give back), the Experiment form's options, and studies. Like the
 rest of the engine, it never imports streamlit or plotly.
 """
 
@@ -48,6 +48,15 @@ from dgl_engine.resources import estimate_seconds
 from dgl_engine.validate import registry_names, validate
 
 
+# ----- studies: one experiment over several seeds and optionally one swept setting -----------
+# Study(config, seeds, sweep) goes to Engine.submit_study; parse_sweep("dgl.alpha=1,2", config) and
+# sweep_keys(config) (what can be swept); Engine.study/studies/study_results read them back, and
+# curve_bands(record, events_by_run, value, metric, kind) averages validation curves over seeds.
+# SUMMARY_KEYS: the test metrics a study summarises; NO_SWEEP: the value label without a sweep.
+from dgl_engine.report import SUMMARY_KEYS
+from dgl_engine.study import BASELINE, NO_SWEEP, Study, curve_bands, parse_sweep, sweep_keys
+
+
 def discover_datasets() -> tuple[list[dict], str | None]:
     """([{dataset, root, label}], problem): the real datasets found in the data roots (DGL_LAB_DATA),
     and what went wrong while looking, if anything (a broken data root must not break a page)."""
@@ -74,4 +83,6 @@ __all__ = [
     # options of the Experiment form
     "FAMILIES", "METHODS", "describe_methods", "REGIMES", "class_names", "DataConfig", "ExperimentConfig",
     "Leaf", "get", "leaf", "leaves", "override", "parse", "registry_names", "validate", "estimate_seconds",
+    # studies
+    "Study", "parse_sweep", "sweep_keys", "curve_bands", "SUMMARY_KEYS", "NO_SWEEP", "BASELINE",
 ]

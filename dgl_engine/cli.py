@@ -1,4 +1,4 @@
-"""Command line: ``python -m dgl_engine train|cache|runs|methods|predict|samples``.
+"""Command line: ``python -m dgl_engine train|study|cache|runs|methods|predict|samples``.
 
 Contract other tools depend on: progress (tqdm) on stderr; with ``--json`` stdout is exactly
 one strict JSON object (no NaN or Infinity: ``dump_json``); bad arguments exit with status 2 and
@@ -16,12 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+from dgl_engine.cli_options import _add_schema_options, _positive_int, _typed
+from dgl_engine.cli_study import add_study_parser, cmd_study
 from dgl_engine.config import DataConfig, ExperimentConfig
 from dgl_engine.errors import ConfigError, unknown
 from dgl_engine.report import SUMMARY_KEYS, TqdmObserver, dump_json, format_table, summarize
-from dgl_engine.schema import Leaf, leaves, override, parse
+from dgl_engine.schema import leaves, override
 
-__all__ = ["SUMMARY_KEYS", "build_parser", "config_from_args", "main"]
+__all__ = ["SUMMARY_KEYS", "add_train_options", "build_parser", "config_from_args", "main"]
 
 # Shortcuts kept from before methods owned their hyperparameters: flag -> (method, name).
 PARAM_SHORTCUTS = {"--alpha": ("dgl", "alpha"), "--ogm-alpha": ("ogm-ge", "alpha")}
@@ -37,70 +39,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive_int(name):
-    def parse_int(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
-        return value
-    return parse_int
-
-
-def _leaf_help(leaf: Leaf) -> str:
-    extra = [leaf.range_text()] if leaf.range_text() else []
-    if leaf.choices:
-        extra.append(" | ".join(leaf.choices))
-    if leaf.registry:
-        from dgl_engine.validate import registry_names
-
-        extra.append(", ".join(registry_names(leaf.registry)))
-    if leaf.kind in ("strs", "floats"):
-        extra.append("comma-separated")
-    if leaf.default not in (None, (), ""):
-        shown = ",".join(map(str, leaf.default)) if isinstance(leaf.default, tuple) else leaf.default
-        extra.append(f"default {shown}")
-    return leaf.help + (f" ({'; '.join(extra)})" if extra else "")
-
-
-def _typed(leaf: Leaf):
-    """argparse ``type=``: the text parsed by the leaf's kind and checked against its range and
-    choices, so every occurrence of a flag is checked (not only the last)."""
-    from dgl_engine.validate import check_leaf
-
-    def convert(text: str):
-        try:
-            value = parse(leaf, text)
-            check_leaf(leaf, value)
-        except ConfigError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-        return value
-    return convert
-
-
-def _add_schema_options(parser: argparse.ArgumentParser, schema_leaves, prefix: str) -> None:
-    """One option per schema leaf, typed and checked by the leaf."""
-    for leaf in schema_leaves:
-        dest = prefix + leaf.path
-        if leaf.kind == "bool":
-            parser.add_argument(leaf.flag, dest=dest, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=_leaf_help(leaf))
-        else:
-            parser.add_argument(leaf.flag, dest=dest, default=argparse.SUPPRESS, metavar=leaf.kind.upper(),
-                                type=_typed(leaf), help=_leaf_help(leaf))
-
-
 def _add_legacy(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help="old name: --regime for synthetic data, --preprocessing for real data")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dgl_engine", description="DGL Lab: modality imbalance experiments.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    t = sub.add_parser("train", help="train methods in lockstep and print test metrics")
+def add_train_options(t: argparse.ArgumentParser) -> None:
+    """Every setting of an experiment (from the schema), method hyperparameters, --home, --json."""
     _add_schema_options(t, leaves(ExperimentConfig), "cfg:")
     t.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE",
                    help="a method's hyperparameter, e.g. dgl.alpha=4 (repeatable; see `methods`)")
@@ -109,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_legacy(t)
     t.add_argument("--home", default=None, help="run store folder (default $DGL_LAB_HOME or ./runs)")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m dgl_engine", description="DGL Lab: modality imbalance experiments.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    add_train_options(sub.add_parser("train", help="train methods in lockstep and print test metrics"))
+    add_study_parser(sub)
 
     c = sub.add_parser("cache", help="decode a real dataset's clips into the feature cache (resumable)")
     _add_schema_options(c, [x for x in leaves(DataConfig) if not x.path.startswith(CACHE_SKIP)], "data:")
@@ -317,7 +269,8 @@ def cmd_runs(a) -> int:
             "run_id": r["run_id"], "status": r.get("status"), "created": r.get("created"),
             "dataset": (r.get("config") or {}).get("data", {}).get("dataset"),
             "methods": (r.get("config") or {}).get("methods"), "seconds": r.get("seconds"),
-            "results": summarize(r.get("results") or {}), **({"error": r["error"]} if r.get("status") == "damaged" else {}),
+            "results": summarize(r.get("results") or {}), "study": r.get("study"),
+            **({"error": r["error"]} if r.get("status") == "damaged" else {}),
         }
         for r in store.list()
     ]
@@ -375,7 +328,7 @@ def cmd_samples(a) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "cache": cmd_cache, "runs": cmd_runs, "methods": cmd_methods,
+COMMANDS = {"train": cmd_train, "study": cmd_study, "cache": cmd_cache, "runs": cmd_runs, "methods": cmd_methods,
             "predict": cmd_predict, "samples": cmd_samples}
 
 

@@ -6,6 +6,8 @@ its own worker process, several at once.
     snap = engine.snapshot(run_id, since=0)       # immutable, bounded: status, progress, events
     engine.cancel(run_id, owner=token)            # takes effect within a second, in every phase
     engine.runs()                                 # every run, live and stored
+    study_id = engine.submit_study(study, owner)  # seeds x swept values, each a normal run
+    engine.study(study_id), engine.study_results(study_id)   # status; mean, std, paired CIs
 
 A dispatcher thread starts runs as workers free up and streams their events into snapshots; a
 worker that dies fails only its run, with the signal or exit code and its likely cause, and a
@@ -28,6 +30,7 @@ from dgl_engine.lifecycle import Prepared, create_run, prepare
 from dgl_engine.live_run import LiveRun, RunSnapshot
 from dgl_engine.locks import FileLock
 from dgl_engine.store import TERMINAL, RunStore, StoreError
+from dgl_engine.study import Study, StudyStore, run_ids, study_status, summarise
 
 STOP_GRACE_S = 0.5  # cooperative stop first; then the worker process is ended
 TICK_S = 0.02
@@ -43,6 +46,7 @@ class Engine:
 
         self.store = RunStore(home)
         self.store.home.mkdir(parents=True, exist_ok=True)
+        self.study_store = StudyStore(self.store.home)
         self.instance = secrets.token_hex(8)
         # The sole engine on this home may take over queued runs another engine left behind.
         self._home_lock = FileLock(self.store.home / ".engine.lock")
@@ -65,18 +69,76 @@ class Engine:
     # ----- public API --------------------------------------------------------------------
     def submit(self, config: ExperimentConfig, owner: str = "local") -> str:
         """Check and queue an experiment; its run id. ConfigError (QueueFull) if refused."""
-        from dgl_engine.resources import estimate_seconds
-
         prepared = prepare(config)  # a wrong setting, path or size is refused before anything is written
         with self._lock:
             self._queue.check(owner)
         run_id = create_run(self.store, prepared, owner=owner, engine=self.instance)
+        self._enqueue(run_id, prepared, owner)
+        return run_id
+
+    def _enqueue(self, run_id: str, prepared: Prepared, owner: str, study: str = "") -> None:
+        from dgl_engine.resources import estimate_seconds
+
         state = LiveRun(run_id, prepared, owner, warnings=list(prepared.warnings),
-                        estimate_s=estimate_seconds(prepared.config))
+                        estimate_s=estimate_seconds(prepared.config), study=study)
         with self._lock:
             self._live[run_id] = state
-            self._queue.push(owner, run_id)
-        return run_id
+            self._queue.push(owner, run_id, bulk=bool(study))
+
+    # ----- studies: seeds x swept values, each a normal run ---------------------------------
+    def submit_study(self, study: Study, owner: str = "local") -> str:
+        """Check every run of a study, record it and queue its runs (they take the owner's
+        turns, beside its single runs); its id. ConfigError before anything is written."""
+        points = study.points()
+        prepared = [prepare(p.config) for p in points]
+        with self._lock:
+            self._queue.check_bulk(len(prepared))
+        study_id = self.study_store.new_id()
+        ids = [create_run(self.store, p, owner=owner, engine=self.instance, study=study_id) for p in prepared]
+        self.study_store.create(study_id, study, owner, ids)
+        for run_id, p in zip(ids, prepared):
+            self._enqueue(run_id, p, owner, study_id)
+        return study_id
+
+    def _status_of(self, run_id: str) -> str:
+        with self._lock:
+            state = self._live.get(run_id)
+            if state is not None:
+                return state.status
+        try:
+            return str(self.store.read(run_id).get("status") or "interrupted")
+        except StoreError:
+            return "deleted"
+
+    def study(self, study_id: str) -> dict:
+        """The study's record with its live status and each run's (``run_status``)."""
+        record = self.study_store.read(study_id)
+        record["run_status"] = {rid: self._status_of(rid) for rid in run_ids(record)}
+        record["status"] = study_status(record, record["run_status"].get)
+        return record
+
+    def studies(self) -> list[dict]:
+        """Every study, newest first, with its live status."""
+        return [self.study(r["study_id"]) for r in self.study_store.list() if r.get("study_id")]
+
+    def study_results(self, study_id: str) -> dict:
+        """{"summary", "paired"} over the study's finished runs (``study.summarise``)."""
+        record = self.study_store.read(study_id)
+        runs = {rid: self.store.read(rid) for rid in run_ids(record) if self.store.exists(rid)}
+        return summarise(record, runs)
+
+    def cancel_study(self, study_id: str, owner: str | None = None, admin: bool = False) -> int:
+        """Stop every queued or running run of a study; how many were stopped."""
+        return sum(self.cancel(rid, owner, admin) for rid in run_ids(self.study_store.read(study_id)))
+
+    def _refresh_study(self, study_id: str) -> None:
+        try:
+            record = self.study_store.read(study_id)
+            status = study_status(record, self._status_of)
+            if status != record.get("status"):
+                self.study_store.update(study_id, status=status)
+        except (OSError, StoreError, ValueError):
+            pass
 
     def rerun(self, run_id: str, owner: str = "local") -> str:
         """The same config again, as a new run (e.g. an interrupted one, from Results)."""
@@ -112,6 +174,8 @@ class Engine:
             self._queue.remove(run_id)
             state.status, state.phase, state.error = "cancelled", "cancelled", "stopped before it started"
         self._record(run_id, status="cancelled", error="stopped before it started", finished=time.time())
+        if state.study:
+            self._refresh_study(state.study)
         return True
 
     def snapshot(self, run_id: str, since: int = 0) -> RunSnapshot:
@@ -260,6 +324,8 @@ class Engine:
             state.status, state.phase, state.error = status, status, error
             if results:
                 state.results.update(results)
+        if state.study:
+            self._refresh_study(state.study)
 
     def _record(self, run_id: str, **fields) -> None:
         """Into run.json, if the store allows; a refusing store never stops the dispatcher."""
@@ -293,10 +359,12 @@ class Engine:
             except (ConfigError, TypeError, ValueError) as exc:
                 self._record(run_id, status="failed", error=f"could not queue it again after a restart: {exc}")
                 continue
+            study = str(record.get("study") or "")
             state = LiveRun(run_id, prepared, owner, warnings=list(record.get("warnings") or ()),
-                            created=record.get("created") or time.time(), estimate_s=estimate_seconds(prepared.config))
+                            created=record.get("created") or time.time(), estimate_s=estimate_seconds(prepared.config),
+                            study=study)
             try:
-                self._queue.push(owner, run_id)
+                self._queue.push(owner, run_id, bulk=bool(study))
             except QueueFull:
                 self._record(run_id, status="interrupted", error="the queue was full when the server restarted")
                 continue

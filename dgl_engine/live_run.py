@@ -96,6 +96,7 @@ class LiveRun:
     phase_done: int = 0
     phase_total: int = 0
     estimate_s: float = 0.0  # how long the whole run should take
+    study: str = ""  # the study it belongs to, if any
 
     def apply(self, d: dict) -> None:
         self.seqs.append(self.emitted)

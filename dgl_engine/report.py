@@ -104,3 +104,61 @@ def findings(results: dict) -> list[str]:
     if joint and dgl:
         out.append(f"fused accuracy: DGL {dgl['acc'] * 100:.1f}% vs joint {joint['acc'] * 100:.1f}% ({(dgl['acc'] - joint['acc']) * 100:+.1f} points)")
     return out
+
+
+class StudyProgress:
+    """One bar on stderr over every run of a study (fractions of a run as its steps go), with the
+    point being trained and its latest validation accuracies."""
+
+    def __init__(self, runs: int):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=runs, unit="run", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+                        bar_format="{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}{postfix}]")
+        self.done, self.point, self.latest = 0, "", {}
+
+    def start(self, point: str) -> None:
+        self.point, self.latest = point, {}
+        self.bar.set_description(point, refresh=True)
+
+    def __call__(self, event) -> None:
+        if event.type == "eval":
+            self.latest[event.method] = event.metrics["acc"]
+        elif event.type == "progress" and event.total_steps:
+            self.bar.set_postfix({k: f"{v:.2f}" for k, v in self.latest.items()}, refresh=False)
+            self.bar.update(self.done + event.step / event.total_steps - self.bar.n)
+
+    def end_run(self) -> None:
+        self.done += 1
+        self.bar.update(self.done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _cell(d: dict | None, paired: bool) -> str:
+    if not d:
+        return "-"
+    if paired:
+        ci = d.get("ci95")
+        return f"{d['mean'] * 100:+.1f} [{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}]" if ci else f"{d['mean'] * 100:+.1f}"
+    return f"{d['mean'] * 100:.1f} ± {d['std'] * 100:.1f}" if d.get("std") is not None else f"{d['mean'] * 100:.1f}"
+
+
+def format_study(result: dict, sweep_key: str | None = None) -> str:
+    """Mean ± sample std (ddof=1) per method, and each method's paired difference to joint with
+    its 95% bootstrap interval, per swept value; in % and points of the test split."""
+    lines = []
+    for value, methods in result["summary"].items():
+        n = max((s.get("n", 0) for m in methods.values() for s in m.values()), default=0)
+        lines.append((f"{sweep_key} = {value}: " if sweep_key else "") + f"test split, {n} seed{'s' if n != 1 else ''}, "
+                     "mean ± sample std (%)")
+        head = f"{'method':<18}" + "".join(f"{c:>21}" for c in SUMMARY_KEYS)
+        lines += [head, "-" * len(head)]
+        lines += [f"{m:<18}" + "".join(f"{_cell(s.get(c), False):>21}" for c in SUMMARY_KEYS) for m, s in methods.items()]
+        diffs = result["paired"].get(value) or {}
+        if diffs:
+            lines.append("paired difference, seed by seed (points; [95% bootstrap CI over seeds])")
+            lines += [f"{m:<18}" + "".join(f"{_cell(s.get(c), True):>21}" for c in SUMMARY_KEYS) for m, s in diffs.items()]
+        lines.append("")
+    return "\n".join(lines).rstrip()

@@ -18,11 +18,34 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
+import threading
 import time
+import types
 from dataclasses import dataclass
 
 _CTX = mp.get_context("spawn")
 BATCH_SECONDS = 0.05
+_START_LOCK = threading.Lock()
+
+
+def _start_without_main(process: mp.Process) -> None:
+    """Start a spawned process that does not re-run the parent's ``__main__`` script.
+
+    Spawn runs the parent's main script again in the child (as ``__mp_main__``) when
+    ``__main__`` has a ``__file__``. Streamlit installs each page it runs as ``__main__`` and
+    leaves it there (in the server and under AppTest), so a worker would run app/main.py or a
+    page, engine and all. The target needs nothing from it: hide it while the child is prepared.
+    """
+    with _START_LOCK:
+        main = sys.modules.get("__main__")
+        stub = types.ModuleType("__main__")
+        sys.modules["__main__"] = stub
+        try:
+            process.start()
+        finally:
+            if sys.modules.get("__main__") is stub:  # a page that started meanwhile keeps its own
+                sys.modules["__main__"] = main
 
 
 def _limit_memory(limit: int | None) -> None:
@@ -103,7 +126,7 @@ class WorkerHandle:
         events, stop = _CTX.Queue(), _CTX.Event()
         process = _CTX.Process(target=_main, name=f"dgl-run-{run_id}", daemon=True,
                                args=(prepared, str(home), run_id, events, stop, threads, memory_limit, gpu))
-        process.start()
+        _start_without_main(process)
         return cls(process, events, stop, time.monotonic())
 
     def drain(self, limit: int = 200) -> list[dict]:

@@ -10,7 +10,7 @@ import streamlit as st
 from app import forms, state, widgets
 from dgl_engine.api import (
     FAMILIES, METHODS, REGIMES, ConfigError, DataConfig, describe_dataset, describe_error, discover_datasets,
-    estimate_seconds, preview_clip, validate, wav_bytes,
+    estimate_seconds, preview_clip, sweep_keys, validate, wav_bytes,
 )
 
 
@@ -188,20 +188,34 @@ if dataset == "synthetic":
         st.caption("A link that opens this form with these settings (for a lab sheet). Copy it:")
         page_url = (st.context.url or "").split("?")[0]  # this page's address as the browser sees it
         st.code(f"{page_url}?exp={forms.share_token(values)}", language=None)
+# A study: the same experiment over several seeds, optionally sweeping one setting (Studies page).
+with st.expander("Repeat over seeds, or sweep one setting (a study)"):
+    c1, c2, c3 = st.columns([1, 2, 2])
+    c1.number_input("seeds", 1, 20, 1, key="study_seeds", help="one run per seed: seed, seed + 1, ...")
+    c2.selectbox("sweep", ["", *sweep_keys(config or forms.DEFAULTS)], key="study_sweep_key",
+                 format_func=lambda k: k or "nothing", help="a numeric setting or a method's hyperparameter")
+    c3.text_input("values", key="study_sweep_values", placeholder="e.g. 1,2,4", help="comma-separated")
 
 if st.button("Start experiment", key="start", type="primary", icon=":material/play_arrow:"):
+    ss = st.session_state
     try:
         if config is None:
             config = forms.build_config(values, dataset, root)
-        run_id = engine.submit(config, owner=state.owner())
+        study = forms.study_from(config, ss["study_seeds"], ss["study_sweep_key"], ss["study_sweep_values"])
+        started = engine.submit_study(study, owner=state.owner()) if study else engine.submit(config, owner=state.owner())
     except ConfigError as exc:
         st.error(f"Not started: {exc}")
     except Exception as exc:  # noqa: BLE001 - a full disk, an unreadable root ...: one line
         st.error(f"Not started: {describe_error(exc)}")
     else:
-        state.watch(run_id)
-        st.session_state["exp_started"] = run_id
-        state.go("live", run_id)  # Start opens the run on Live
+        ss["exp_started"], ss["exp_study_started"] = (None, started) if study else (started, None)
+        if not study:
+            state.watch(started)
+            state.go("live", started)  # Start opens the run on Live
+
+if st.session_state.get("exp_study_started"):
+    st.success(f"Study **{st.session_state['exp_study_started']}** queued: one run per seed and value.")
+    state.link("studies", "Follow it on Studies", icon=":material/stacked_line_chart:", study_id=st.session_state["exp_study_started"])
 
 started = st.session_state.get("exp_started")
 if started:

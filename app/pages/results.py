@@ -25,6 +25,9 @@ if snap is None:
 kind, words = state.status_words(snap)
 getattr(st, kind)(words)
 st.caption(state.run_summary(snap))
+if record.get("study"):
+    state.link("studies", f"Part of study {record['study']}: all its seeds on Studies", icon=":material/stacked_line_chart:",
+               study_id=record["study"])
 methods = snap.config.get("methods") or None
 if not snap.results:
     st.info("No test results: they appear when a run finishes.")

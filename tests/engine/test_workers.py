@@ -138,3 +138,25 @@ def test_the_queue_is_fair_between_owners_and_bounded():
         q.push("dave", "d1")
     assert [q.pop() for _ in range(6)] == ["a1", "b1", "c1", "a2", "b2", "a3"]
     assert q.pop() is None
+
+
+def test_a_worker_does_not_run_the_parents_main_script(tmp_path, monkeypatch):
+    """Streamlit leaves the last page it ran installed as ``__main__`` (in the server and under
+    AppTest); a spawned worker must not run that script again."""
+    import sys
+    import types
+
+    marker = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit('a page ran in the worker')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    engine = Engine(home=tmp_path / "runs", workers=1)
+    try:
+        snap = engine.wait(engine.submit(_quick()), timeout=180)
+    finally:
+        engine.shutdown()
+    assert snap.status == "finished", snap.error
+    assert not marker.exists()
+    assert sys.modules["__main__"] is page  # put back for the parent
