@@ -39,8 +39,11 @@ from dgl_engine.samples import SamplesUnavailable, sample_clip
 # The schema's leaves (leaves(), leaf(path): flag, key, kind, range, help), get/override/parse by
 # dotted path; registry_names(registry) for a leaf's choices; the METHODS registry and
 # describe_methods() (each method's hyperparameters); the synthetic REGIMES and class_names(n);
-# validate(config) -> warnings, ConfigError when the config is impossible.
+# validate(config) -> warnings, ConfigError when the config is impossible. protocol_settings(name)
+# {path: value} a protocol sets (lab: the lab defaults of those paths); protocol_departures(config)
+# the protocol settings a config holds at other values than its protocol's.
 from dgl_engine.config import DataConfig, ExperimentConfig
+from dgl_engine.protocols import differing as protocol_departures, values as protocol_settings
 from dgl_engine.data.synthetic import REGIMES, class_names
 from dgl_engine.methods import FAMILIES, METHODS, describe_methods
 from dgl_engine.schema import Leaf, get, leaf, leaves, override, parse
@@ -85,4 +88,5 @@ __all__ = [
     "Leaf", "get", "leaf", "leaves", "override", "parse", "registry_names", "validate", "estimate_seconds",
     # studies
     "Study", "parse_sweep", "sweep_keys", "curve_bands", "SUMMARY_KEYS", "NO_SWEEP", "BASELINE",
+    "protocol_settings", "protocol_departures",
 ]

@@ -126,7 +126,9 @@ def config_from_args(a: argparse.Namespace, notices: list[str] | None = None) ->
             raise unknown("regime", regime, REGIMES)
         base = override(base, {"data.synthetic": REGIMES[regime]})  # then the user's own knobs on top
     config = override(base, values)
-    return override(config, {"method_params": _method_params(a, config.methods, notices)})
+    from dgl_engine.protocols import with_given  # flags given beside --protocol keep their value
+
+    return with_given(override(config, {"method_params": _method_params(a, config.methods, notices)}), values)
 
 
 def _method_params(a: argparse.Namespace, methods: tuple[str, ...], notices: list[str]) -> dict:

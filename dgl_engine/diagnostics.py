@@ -8,10 +8,28 @@ is confident the fused error reaching the other encoder shrinks: fused << unimod
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dgl_engine.models.av_model import AVModel
+
+
+@contextmanager
+def batchnorm_kept(model: nn.Module):
+    """Run a forward pass that leaves BatchNorm's running averages as they were: a diagnostic
+    pass must not count a batch twice in the statistics the test pass uses (the paper protocol
+    keeps the running averages instead of re-estimating them)."""
+    saved = [(buf, buf.clone()) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             for buf in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, value in saved:
+                buf.copy_(value)
 
 
 def _flat(grads) -> torch.Tensor:
@@ -24,6 +42,11 @@ def gradient_diagnostics(model: AVModel, audio: torch.Tensor, visual: torch.Tens
     The fused terms need both encoders; unimodal methods (one modality) get "unimodal" only.
     Does not touch ``.grad``: uses torch.autograd.grad on a separate forward pass.
     """
+    with batchnorm_kept(model):  # restored once the gradients are taken (autograd saves the buffers)
+        return _diagnostics(model, audio, visual, labels, modalities)
+
+
+def _diagnostics(model: AVModel, audio, visual, labels, modalities) -> dict:
     head = model.fusion_head
     feats = {m: model.encode(m, audio if m == "audio" else visual) for m in modalities}  # (B, D)
     params = {m: [p for p in model.encoder(m).parameters() if p.requires_grad] for m in modalities}

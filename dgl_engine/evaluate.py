@@ -82,10 +82,13 @@ def macro_f1(confusion: torch.Tensor) -> float:
 
 @torch.no_grad()
 def evaluate(
-    model: AVModel, method: Method, split: Split, num_classes: int, device, detailed: bool = False
+    model: AVModel, method: Method, split: Split, num_classes: int, device, detailed: bool = False,
+    subsets: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict, dict]:
     """Metrics of ``method``'s model on ``split``; with ``detailed``, macro-F1 and confusion
-    matrices too. Returns (metrics, confusion) with keys that apply to the method only."""
+    matrices too; ``subsets`` {name: rows}: the fused accuracy on those rows as ``acc_<name>``
+    (left out for an empty one). Returns (metrics, confusion) with keys that apply to the
+    method only."""
     # Features stay where the model is: the head never moves between devices, and only the
     # (N, C) logits come back to the host.
     feats = encode_split(model, split, method.modalities, device, to_cpu=False)
@@ -106,6 +109,9 @@ def evaluate(
     labels = split.labels.cpu()
 
     metrics = {"acc": accuracy(outputs["fused"], labels), "loss": float(F.cross_entropy(outputs["fused"], labels))}
+    for name, rows in (subsets or {}).items():
+        if len(rows):
+            metrics[f"acc_{name}"] = accuracy(outputs["fused"][rows], labels[rows])
     for m in ("audio", "visual"):
         if m in outputs:
             metrics[f"acc_{m}"] = accuracy(outputs[m], labels)

@@ -222,7 +222,7 @@ def decode(predictor: Predictor, source: Source, *, name: str | None = None,
     """Decode a file the way ``predictor``'s training data was: its sample rate and frame rate."""
     return decode_clip(
         source, predictor.audio_spec.sample_rate, predictor.visual_spec.fps, max_seconds=MAX_SECONDS,
-        max_bytes=max_bytes, name=name, max_side=max(256, predictor.visual_spec.size),
+        max_bytes=max_bytes, name=name, max_side=predictor.visual_spec.decode_max_side,
     )
 
 
@@ -263,7 +263,7 @@ def predict_many(
     out: dict[str, Prediction | PredictError] = {}
     with single_thread():
         for p in predictors:
-            key = (p.audio_spec.sample_rate, p.visual_spec.fps, max(256, p.visual_spec.size))
+            key = (p.audio_spec.sample_rate, p.visual_spec.fps, p.visual_spec.decode_max_side)
             if key not in decoded:
                 clip = decode(p, source, name=name, max_bytes=max_bytes)
                 picture = decode(p, image, name=image_name, max_bytes=max_bytes) if image is not None else None

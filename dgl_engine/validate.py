@@ -1,6 +1,6 @@
 """Checking an ExperimentConfig against the schema and the registries.
 
-    config = resolve(config)        # method hyperparameters filled in for the chosen methods
+    config = resolve(config)        # the protocol's settings and the chosen methods' hyperparameters filled in
     warnings = validate(config)     # ConfigError (one line, what is valid) or risky-but-allowed notes
 
 Ranges, choices and registries come from the schema's field metadata (``config.setting``); the
@@ -104,13 +104,16 @@ def check_leaf(leaf: Leaf, value) -> None:
 
 
 def resolve(config: ExperimentConfig) -> ExperimentConfig:
-    """The config with ``method_params`` holding every hyperparameter of each chosen method
-    (defaults filled in) and nothing else; ConfigError for unknown names or bad values."""
+    """The config with its protocol's settings applied (``protocols.apply``) and
+    ``method_params`` holding every hyperparameter of each chosen method (defaults filled in)
+    and nothing else; ConfigError for unknown names or bad values."""
+    from dgl_engine import protocols
     from dgl_engine.methods import method_class, resolve_params
 
-    given = config.method_params if isinstance(config.method_params, dict) else None
-    if given is None:
+    if not isinstance(config.method_params, dict):
         raise ConfigError("method_params must map method names to {hyperparameter: value}")
+    config = protocols.apply(config)
+    given = config.method_params
     for name in given:
         method_class(name)  # an unknown method name lists the valid ones
         if name not in config.methods:
@@ -131,14 +134,22 @@ def validate(config: ExperimentConfig) -> list[str]:
         raise ConfigError("choose at least one method")
     if len(set(config.methods)) != len(config.methods):
         raise ConfigError("each method may appear once")
-    params = resolve(config).method_params
+    config = resolve(config)  # the checks below see the settings the run will use (its protocol's)
+    params = config.method_params
     if config.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise ConfigError("device cuda asked for, but no CUDA GPU is available; use auto or cpu")
 
-    warnings: list[str] = []
+    from dgl_engine import protocols
+
+    warnings: list[str] = protocols.departures(config)
+    if config.protocol == "paper":
+        n = config.train.epochs
+        warnings.append(f"The paper protocol trains two ResNet-18s per method on every training clip (6,698 in CREMA-D), "
+                        + ("for 100 epochs: hours on a CPU, minutes on a GPU." if n == 100 else
+                           f"here for {n} epoch{'s' if n != 1 else ''} (its 100 take hours on a CPU, minutes on a GPU)."))
     t = config.train
     if t.optimizer == "adam" and "dgl" in config.methods:
         warnings.append("Under Adam, DGL's alpha has no effect: Adam is invariant to the scale of the loss.")

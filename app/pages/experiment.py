@@ -15,9 +15,10 @@ from dgl_engine.api import (
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the dataset's layout ...")
-def describe(dataset: str, root: str, preprocessing: str, seed: int, classes=(), per_class=None, fraction=1.0):
+def describe(dataset: str, root: str, preprocessing: str, seed: int, classes=(), per_class=None, fraction=1.0,
+             val_fraction=0.1):
     data = DataConfig(dataset=dataset, root=root, preprocessing=preprocessing, classes=classes, per_class=per_class,
-                      fraction=fraction)
+                      fraction=fraction, val_fraction=val_fraction)
     return describe_dataset(data, seed)
 
 
@@ -37,13 +38,27 @@ def apply_regime() -> None:
         st.session_state[key] = value
 
 
+def apply_protocol() -> None:
+    """Move the settings a protocol sets to its values (back to the lab defaults for lab)."""
+    for key, value in forms.protocol_values(st.session_state[forms.key("protocol")]).items():
+        st.session_state[key] = value
+
+
 def real_subset(dataset: str, root: str) -> None:
-    """Preprocessing, subset widgets, counts and previews of a real dataset."""
+    """Protocol, preprocessing, subset widgets, counts and previews of a real dataset."""
     ss = st.session_state
-    widgets.setting("data.preprocessing", options=["lab", "paper"],
-                    help="lab: small enough for a CPU; paper: the official CREMA-D pipeline (257x188 spectrograms, 224 px frames)")
+    by_dataset = forms.REAL_BY_DATASET.get(dataset, ())
+    if "protocol" in by_dataset:
+        widgets.setting("protocol", on_change=apply_protocol)
+        if ss[forms.key("protocol")] == "paper":
+            st.warning(forms.PROTOCOL_COST)
+    widgets.setting("data.preprocessing", options=["lab", "paper", "paper-exact"],
+                    help="lab: small enough for a CPU; paper: the official CREMA-D pipeline (257x188 spectrograms, "
+                         "224 px frames); paper-exact: the same as the official loader does it (first 3 s, first frame, "
+                         "the whole frame squashed at test and cropped in training)")
     preprocessing, seed = ss[forms.key("data.preprocessing")], int(ss[forms.key("seed")])
-    full = state.safely("read the dataset", describe, dataset, root, preprocessing, seed)
+    val_fraction = float(ss[forms.key("data.val_fraction")])
+    full = state.safely("read the dataset", describe, dataset, root, preprocessing, seed, val_fraction=val_fraction)
     classes = list((full or {}).get("classes") or [])
     ss[forms.key("data.classes")] = [c for c in ss[forms.key("data.classes")] if c in classes]
     st.markdown("**Subset**")
@@ -51,12 +66,15 @@ def real_subset(dataset: str, root: str) -> None:
     c1, c2 = st.columns(2)
     widgets.setting("data.per_class", c1, label="training clips per class")
     widgets.setting("data.fraction", c2, label="fraction of each split")
-    for path in forms.REAL_BY_DATASET.get(dataset, ()):
-        widgets.setting(path)
+    widgets.setting("data.val_fraction", label="validation carved from training (0 = none: curves use the test split)")
+    for path in by_dataset:
+        if path != "protocol":
+            widgets.setting(path)
     chosen = (tuple(ss[forms.key("data.classes")]), ss[forms.key("data.per_class")] or None, float(ss[forms.key("data.fraction")]))
     subset = full
     if full and (chosen[0] or chosen[1] or chosen[2] < 1):
-        subset = state.safely("read the subset", describe, dataset, root, preprocessing, seed, *chosen)
+        subset = state.safely("read the subset", describe, dataset, root, preprocessing, seed, *chosen,
+                              val_fraction=val_fraction)
     if not subset:
         return
     st.caption(f"Clips per class and split in the chosen subset ({subset.get('total', '?')} clips):")

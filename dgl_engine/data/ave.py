@@ -108,10 +108,10 @@ def scan(root: Path, data, seed: int) -> Catalog:
                    if (s.group, *s.window) in where]
         if not samples:
             raise ConfigError(f"{root}: the split files list none of the annotated videos found; expected the AVE split files")
-        samples = carve_val(samples, seed)
+        samples = carve_val(samples, seed, data.val_fraction)
         layout = "AVE: annotated videos, official split files"
     else:
-        samples = assign_splits(samples, seed, test_fraction=0.1)
+        samples = assign_splits(samples, seed, test_fraction=0.1, val_fraction=data.val_fraction)
         layout = "AVE: annotated videos, seeded split (no trainSet.txt/testSet.txt)"
     if skipped:
         notes.append(skipped_rows_note(skipped, "the annotation and split files"))

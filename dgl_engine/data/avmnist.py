@@ -150,7 +150,7 @@ def scan(root: Path, data, seed: int) -> Catalog:
         raise ConfigError(f"test speakers {', '.join(test_speakers)} leave no speaker for training; found: {', '.join(speakers)}")
     samples = [Sample(clip=p.stem, label=digit, split="test" if speaker in test_speakers else "train",
                       audio=str(p), group=speaker) for p, digit, speaker in recordings]
-    samples = carve_val(samples, seed)
+    samples = carve_val(samples, seed, data.val_fraction)
     # Pair each recording with an image of its digit: a seeded order of the split's pool per digit.
     pools = _pools(idx, seed)
     paired, reused = [], 0

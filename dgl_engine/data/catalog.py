@@ -153,8 +153,9 @@ def assign_splits(samples: list[Sample], seed: int, test_fraction: float = 0.1, 
 
 
 def carve_val(samples: list[Sample], seed: int, fraction: float = VAL_FRACTION) -> list[Sample]:
-    """Move a seeded part of the training clips to validation, unless there is one already."""
-    if any(s.split == "val" for s in samples):
+    """Move a seeded part of the training clips to validation, unless there is one already
+    (or `fraction` is 0: every training clip trains)."""
+    if fraction <= 0 or any(s.split == "val" for s in samples):
         return samples
     train = [s for s in samples if s.split == "train"]
     return with_split(samples, hold_out(train, fraction, seed, "val"), "val")

@@ -150,7 +150,7 @@ def scan(root: Path, data, seed: int, resolve) -> Catalog:
         unlisted = sorted(present - set(listed["train"]) - set(listed["test"]))
         samples = [s for s in samples if s.clip not in unlisted]
         samples = with_split(samples, set(listed["test"]), "test")
-        samples = carve_val(samples, seed)
+        samples = carve_val(samples, seed, data.val_fraction)
         layout += f"; splits from {split_files[0].parent.name}/train.csv, test.csv"
         info["split_files"] = {"train": str(split_files[0]), "test": str(split_files[1]),
                                "missing": {k: len(v) for k, v in missing.items()},
@@ -163,7 +163,7 @@ def scan(root: Path, data, seed: int, resolve) -> Catalog:
         if unlisted:
             notes.append(f"{len(unlisted)} clips are in no split file and are left out")
     else:
-        samples = assign_splits(samples, seed)
+        samples = assign_splits(samples, seed, val_fraction=data.val_fraction)
         layout += "; seeded split by actor (no train.csv/test.csv)"
     info["emotions"] = NAMES
     return Catalog("cremad", root, layout, EMOTIONS, samples, skipped, notes, info)

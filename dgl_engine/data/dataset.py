@@ -131,6 +131,12 @@ class AVData:
     normalization: Normalization
     # Human-readable facts shown in the UI and stored in run.json (counts, skipped files...).
     info: dict = field(default_factory=dict)
+    # The "full" frame geometry (paper-exact): the training clips' whole frames, uint8
+    # (N, T, 3, size, width), cropped to the model's input batch by batch (augment.py).
+    train_frames: torch.Tensor | None = field(default=None, repr=False)
+    # Rows of the test split in the order its split file lists them (CREMA-D's test.csv): the
+    # official test loader scores a prefix of this order (data/official.py).
+    test_file_order: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -148,6 +154,7 @@ class AVData:
             },
             "audio_shape": list(self.train.audio.shape[1:]),
             "visual_shape": list(self.train.visual.shape[1:]),
+            **({"train_frames_shape": list(self.train_frames.shape[1:])} if self.train_frames is not None else {}),
             **self.info,
         }
 

@@ -10,7 +10,7 @@ and ``VisualFeatures`` turned into dicts.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
 import torch
@@ -32,6 +32,9 @@ class AudioFeatures:
     f_min: float = 50.0
     f_max: float = 4000.0
     pad_mode: str = "zeros"  # "zeros" or "tile": how a short clip reaches clip_seconds
+    # Which part of a long clip is heard: "centre", or "start" = the official CREMA-D loader's
+    # np.tile(x, 3)[:n] clipped to [-1, 1] (its first seconds).
+    crop: str = "centre"
 
     @property
     def num_samples(self) -> int:
@@ -45,7 +48,7 @@ class AudioFeatures:
         return (1, bins, frames)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _spec_dict(self)
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,48 @@ class VisualFeatures:
     # checkpoint sidecar once known).
     mean: tuple[float, float, float] | None = None
     std: tuple[float, float, float] | None = None
+    # Which frames: "middle" (one frame: the middle one; several: evenly spaced) or "first" (the
+    # clip's first frames: the official loader takes the first file os.listdir returns).
+    frame: str = "middle"
+    # "crop": shorter side to `size`, centre crop (the model's input as is). "full": the whole
+    # frame resized to size x width, nothing cut off: squashed to size x size for evaluation and
+    # prediction, random-resized-cropped for training (data/frames.py), as the official pipeline
+    # does on the original frame.
+    geometry: str = "crop"
+    width: int | None = None  # geometry "full": the stored frame's width
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
+        """(T, 3, H, W) of what ``visual_features`` returns and the cache stores."""
+        return (self.frames, 3, self.size, self.width if self.geometry == "full" and self.width else self.size)
+
+    @property
+    def model_shape(self) -> tuple[int, int, int, int]:
+        """(T, 3, size, size): what the visual encoder is given."""
         return (self.frames, 3, self.size, self.size)
 
+    @property
+    def decode_max_side(self) -> int:
+        """The shorter side decoding may shrink frames to. "full": 720, so CREMA-D's 480x360
+        frames are kept native (their squash then matches the official Resize of the original
+        to ~1/1000, against ~1/200 from 256) while a 4K upload still shrinks; else 256."""
+        return 720 if self.geometry == "full" else max(256, self.size)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _spec_dict(self)
+
+
+# Fields added after caches and checkpoints existed are written only when they differ from their
+# defaults, so the cache keys and sidecars of the presets that do not use them stay as they were.
+_ADDED_LATER = {"crop": "centre", "frame": "middle", "geometry": "crop", "width": None}
+
+
+def _spec_dict(spec) -> dict:
+    d = asdict(spec)
+    for f in fields(spec):
+        if f.name in _ADDED_LATER and d[f.name] == _ADDED_LATER[f.name]:
+            del d[f.name]
+    return d
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -84,13 +122,16 @@ def visual_features_from_dict(d: dict) -> VisualFeatures:
     return VisualFeatures(**d)
 
 
-def fit_length(waveform: torch.Tensor, num_samples: int, pad_mode: str = "zeros") -> torch.Tensor:
-    """Crop (centre) or pad a (..., L) waveform to (..., num_samples)."""
+def fit_length(waveform: torch.Tensor, num_samples: int, pad_mode: str = "zeros", crop: str = "centre") -> torch.Tensor:
+    """Crop (centre, or from the start) or pad a (..., L) waveform to (..., num_samples).
+    ``crop="start"`` also clips the samples to [-1, 1], as the official loader does."""
+    if crop == "start":
+        waveform = waveform.clamp(-1.0, 1.0)
     length = waveform.shape[-1]
     if length == num_samples:
         return waveform
     if length > num_samples:
-        start = (length - num_samples) // 2
+        start = 0 if crop == "start" else (length - num_samples) // 2
         return waveform[..., start : start + num_samples]
     if pad_mode == "tile" and length > 0:
         reps = math.ceil(num_samples / length)
@@ -122,7 +163,7 @@ def audio_features(waveform: torch.Tensor, spec: AudioFeatures) -> torch.Tensor:
     waveform: (L,) or (N, L) mono float in [-1, 1]. Returns (1, F, T) or (N, 1, F, T).
     """
     single = waveform.dim() == 1
-    x = fit_length(waveform.float().reshape(-1, waveform.shape[-1]), spec.num_samples, spec.pad_mode)
+    x = fit_length(waveform.float().reshape(-1, waveform.shape[-1]), spec.num_samples, spec.pad_mode, spec.crop)
     with torch.no_grad():
         spec_ = _transform(spec)(x)  # (N, F, T)
     # logmel: log power as in the lab recipe; logstft: log magnitude as in the official code.
@@ -132,8 +173,10 @@ def audio_features(waveform: torch.Tensor, spec: AudioFeatures) -> torch.Tensor:
 
 
 def visual_features(frames: torch.Tensor, spec: VisualFeatures) -> torch.Tensor:
-    """uint8 frames (T, H, W, 3) -> float (spec.frames, 3, size, size) in [0, 1], resized,
-    centre-cropped, with T resampled to ``spec.frames`` (evenly spaced; repeated when short).
+    """uint8 frames (T, H, W, 3) -> float ``spec.shape`` = (spec.frames, 3, size, size) in
+    [0, 1], resized and centre-cropped (geometry "full": (spec.frames, 3, size, width), the whole
+    frame resized), with T resampled to ``spec.frames`` (evenly spaced, or the first ones;
+    repeated when short).
 
     Normalisation is separate (``dataset.Normalization``) because its statistics may come from
     the training set.
@@ -143,8 +186,15 @@ def visual_features(frames: torch.Tensor, spec: VisualFeatures) -> torch.Tensor:
     t = frames.shape[0]
     if t == 0:
         raise ValueError("no frames")
-    idx = torch.linspace(0, t - 1, spec.frames).round().long() if spec.frames > 1 else torch.tensor([t // 2])
+    if spec.frame == "first":
+        idx = torch.arange(spec.frames).clamp(max=t - 1)
+    else:
+        idx = torch.linspace(0, t - 1, spec.frames).round().long() if spec.frames > 1 else torch.tensor([t // 2])
     x = frames[idx].permute(0, 3, 1, 2).float() / 255.0  # (T', 3, H, W)
+    if spec.geometry == "full":
+        _, _, size, width = spec.shape
+        x = torch.nn.functional.interpolate(x, size=(size, width), mode="bilinear", antialias=True, align_corners=False)
+        return x.clamp(0, 1).contiguous()
     h, w = x.shape[-2:]
     scale = spec.size / min(h, w)
     nh, nw = max(spec.size, round(h * scale)), max(spec.size, round(w * scale))

@@ -113,9 +113,9 @@ def scan(root: Path, data, seed: int, kinetics: bool = False) -> Catalog:
         )
     classes = tuple(sorted({s.label for s in samples}))
     if "train" in splits:
-        samples = carve_val(samples, seed)
+        samples = carve_val(samples, seed, data.val_fraction)
     else:
-        samples = assign_splits(samples, seed, test_fraction=0.1)
+        samples = assign_splits(samples, seed, test_fraction=0.1, val_fraction=data.val_fraction)
     notes, info = [], {}
     matched = {c: ks_name(c) for c in classes}
     n_ks = sum(v is not None for v in matched.values())

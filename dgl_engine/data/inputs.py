@@ -12,14 +12,17 @@ import torch
 
 from dgl_engine.data.decode import DecodedClip, Source, decode_clip
 from dgl_engine.data.features import AudioFeatures, VisualFeatures, audio_features, fit_length, visual_features
+from dgl_engine.data.frames import squash
 
 
 def clip_to_inputs(
-    clip: DecodedClip, audio_spec: AudioFeatures, visual_spec: VisualFeatures
+    clip: DecodedClip, audio_spec: AudioFeatures, visual_spec: VisualFeatures, *, stored: bool = False
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """-> (audio (1, F, T) log spectrogram or None, visual (frames, 3, size, size) in [0, 1]
     or None): None where the clip has no samples / no frames. Not normalised: the caller
-    applies the training set's ``Normalization``."""
+    applies the training set's ``Normalization``. ``stored``: the visual as the feature cache
+    keeps it (``visual_spec.shape``: whole frames for the "full" geometry) instead of the
+    model's input (squashed from them, exactly as the dataset's splits are)."""
     audio = visual = None
     if clip.waveform is not None and clip.waveform.numel() > 0:
         if clip.sample_rate != audio_spec.sample_rate:
@@ -30,6 +33,8 @@ def clip_to_inputs(
         audio = audio_features(clip.waveform, audio_spec)
     if clip.frames is not None and clip.frames.shape[0] > 0:
         visual = visual_features(clip.frames, visual_spec)
+        if not stored:
+            visual = squash(visual, visual_spec)
     return audio, visual
 
 
@@ -39,7 +44,7 @@ def heard_waveform(clip: DecodedClip, audio_spec: AudioFeatures) -> torch.Tensor
     what the model heard; None where the clip has no samples."""
     if clip.waveform is None or clip.waveform.numel() == 0:
         return None
-    return fit_length(clip.waveform, audio_spec.num_samples, audio_spec.pad_mode)
+    return fit_length(clip.waveform, audio_spec.num_samples, audio_spec.pad_mode, audio_spec.crop)
 
 
 def load_inputs(
@@ -49,6 +54,7 @@ def load_inputs(
     clip). `limits`: max_frames, max_seconds, max_bytes, name, max_side for ``decode_clip``.
     The whole clip is decoded (the features choose their crop / frames over all of it, as for
     training data); a clip shorter than frames / fps gets repeated frames."""
+    limits.setdefault("max_side", visual_spec.decode_max_side)  # as the dataset's clips were decoded
     clip = decode_clip(source, audio_spec.sample_rate, visual_spec.fps, **limits)
     audio, visual = clip_to_inputs(clip, audio_spec, visual_spec)
     return audio, visual, clip

@@ -6,6 +6,10 @@ Preprocessing presets (``DataConfig.preprocessing``):
   224 px, ImageNet mean/std. As in the official code, the trainer augments training frames
   batch by batch (random resized crop, horizontal flip: ``dgl_engine/augment.py``); the
   features cached here are not augmented.
+- ``paper-exact``: ``paper`` as the official loader does it line by line (the ``paper``
+  protocol's): the first 3 s of long clips (clipped to [-1, 1]), the clip's first frame, and the
+  whole frame kept (224 x 299), squashed to 224 x 224 for evaluation and random-resized-cropped
+  from the whole frame in training (``data/frames.py``, ``data/official.py``).
 - ``lab``: small enough to train the ``tiny`` encoder on a CPU in minutes: 16 kHz, 3 s,
   64-band log-mel (n_fft 512, hop 256, up to 8 kHz) -> (1, 64, 188); two frames at 1 fps,
   64 px; mean/std of the training split.
@@ -36,6 +40,13 @@ PREPROCESSING: dict[str, tuple[AudioFeatures, VisualFeatures]] = {
                       f_min=0.0, f_max=11025.0, pad_mode="tile"),
         VisualFeatures(frames=1, fps=1.0, size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD),
     ),
+    "paper-exact": (
+        AudioFeatures(sample_rate=22050, clip_seconds=3.0, kind="logstft", n_fft=512, hop_length=353,
+                      f_min=0.0, f_max=11025.0, pad_mode="tile", crop="start"),
+        # 299 = CREMA-D's 480x360 at 224 rows: see data/frames.py
+        VisualFeatures(frames=1, fps=1.0, size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, frame="first",
+                       geometry="full", width=299),
+    ),
     "lab": (
         AudioFeatures(sample_rate=16000, clip_seconds=3.0, kind="logmel", n_fft=512, hop_length=256,
                       n_mels=64, f_min=50.0, f_max=8000.0, pad_mode="tile"),
@@ -59,14 +70,14 @@ def feature_specs(preset: str, dataset: str = "") -> tuple[AudioFeatures, Visual
 # ----------------------------------------------------------------------------- one clip
 
 
-def _frames_folder(folder: Path, sample_rate: int, fps: float) -> DecodedClip:
+def _frames_folder(folder: Path, sample_rate: int, fps: float, max_side: int = 256) -> DecodedClip:
     """A folder of extracted frames (the official code's Image-01-FPS/<clip>/*.jpg), in name
     order, as a clip sampled at `fps` (the folder's own rate is in its name; 1 fps here); at
     most ``limits.MAX_KEPT_FRAMES`` of them, as for a video."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_IMAGE)[: limits.MAX_KEPT_FRAMES]
     if not files:
         raise MediaError(f"{folder.name}: no frames (*.jpg, *.png) in the folder")
-    frames = [decode_clip(p, sample_rate, fps).frames[0] for p in files]
+    frames = [decode_clip(p, sample_rate, fps, max_side=max_side).frames[0] for p in files]
     shapes = {tuple(f.shape) for f in frames}
     if len(shapes) > 1:
         raise MediaError(f"{folder.name}: frames of different sizes {sorted(shapes)}")
@@ -85,9 +96,10 @@ def _window(clip: DecodedClip, start: float, end: float) -> DecodedClip:
     return dataclasses.replace(clip, waveform=waveform, frames=frames, duration=end - start)
 
 
-def decode_sample(sample: Sample, sample_rate: int, fps: float) -> DecodedClip:
-    """A sample's sound and pictures as one DecodedClip (its own files, its event window).
-    Raises MediaError (one line naming the file) when either modality is missing."""
+def decode_sample(sample: Sample, sample_rate: int, fps: float, max_side: int = 256) -> DecodedClip:
+    """A sample's sound and pictures as one DecodedClip (its own files, its event window),
+    frames' shorter side shrunk to at most ``max_side``. Raises MediaError (one line naming the
+    file) when either modality is missing."""
     visual = Path(sample.visual) if sample.visual else None
     if sample.image is not None:  # AV-MNIST: a row of an MNIST idx file
         from dgl_engine.data.avmnist import mnist_image
@@ -95,9 +107,9 @@ def decode_sample(sample: Sample, sample_rate: int, fps: float) -> DecodedClip:
         clip = DecodedClip(None, sample_rate, mnist_image(sample.visual, sample.image), fps, 1 / fps,
                            f"{Path(sample.audio or sample.clip).name} + MNIST #{sample.image}")
     elif visual is not None and visual.is_dir():
-        clip = _frames_folder(visual, sample_rate, fps)
+        clip = _frames_folder(visual, sample_rate, fps, max_side)
     elif visual is not None:
-        clip = decode_clip(visual, sample_rate, fps)
+        clip = decode_clip(visual, sample_rate, fps, max_side=max_side)
     else:
         clip = DecodedClip(None, sample_rate, None, fps, 0.0, Path(sample.audio or sample.clip).name)
     if sample.audio:
@@ -113,9 +125,10 @@ def decode_sample(sample: Sample, sample_rate: int, fps: float) -> DecodedClip:
 
 
 def sample_inputs(sample: Sample, audio_spec: AudioFeatures, visual_spec: VisualFeatures) -> tuple[torch.Tensor, torch.Tensor]:
-    """-> (audio (1, F, T) log spectrogram, visual (frames, 3, size, size) in [0, 1])."""
-    clip = decode_sample(sample, audio_spec.sample_rate, visual_spec.fps)
-    audio, visual = clip_to_inputs(clip, audio_spec, visual_spec)
+    """-> (audio (1, F, T) log spectrogram, visual ``visual_spec.shape`` in [0, 1]): what the
+    cache stores (whole frames for the "full" geometry)."""
+    clip = decode_sample(sample, audio_spec.sample_rate, visual_spec.fps, visual_spec.decode_max_side)
+    audio, visual = clip_to_inputs(clip, audio_spec, visual_spec, stored=True)
     return audio, visual
 
 
@@ -138,6 +151,11 @@ def build_avdata(name: str, classes, raw: dict[str, Split], audio_spec: AudioFea
         visual_stats=(visual_spec.mean, visual_spec.std) if visual_spec.mean is not None and visual_spec.std is not None
         else None,
     )
-    splits = {key: norm.apply(split, in_place=True) for key, split in raw.items()}  # the paper preset's frames take gigabytes
+    # In place: the paper preset's frames take gigabytes. Once per distinct split: "val" may be
+    # the test split itself (no validation clips), which must not be normalised twice.
+    splits: dict[str, Split] = {}
+    for key, split in raw.items():
+        same = next((k for k in splits if raw[k] is split), None)
+        splits[key] = splits[same] if same is not None else norm.apply(split, in_place=True)
     return AVData(name=name, classes=tuple(classes), train=splits["train"], val=splits["val"], test=splits["test"],
                   audio_spec=audio_spec, visual_spec=visual_spec, normalization=norm, info=dict(info))

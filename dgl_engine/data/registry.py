@@ -234,12 +234,20 @@ def _cache(catalog: Catalog, data: DataConfig, home):
     return FeatureCache(_home(home), catalog, audio_spec, visual_spec)
 
 
+def _samples(catalog: Catalog, cache) -> list:
+    """The clips as the cache decodes them: a folder of frames stands for the one frame the
+    official loader reads from it when the preprocessing says so (data/official.py)."""
+    from dgl_engine.data.official import first_listed_frame
+
+    return [first_listed_frame(s, cache.visual_spec) for s in catalog.samples]
+
+
 def _cached_failures(catalog: Catalog, data: DataConfig, home) -> list[dict]:
     from dgl_engine.data.cache import entry_key
 
     cache = _cache(catalog, data, home)
     cache.scan()
-    return [dict(cache.failed[k]) for k in (entry_key(s) for s in catalog.samples) if k in cache.failed]
+    return [dict(cache.failed[k]) for k in (entry_key(s) for s in _samples(catalog, cache)) if k in cache.failed]
 
 
 def cache_features(data: DataConfig, seed: int = 0, home=None, progress=None, workers: int | None = None) -> dict:
@@ -248,7 +256,7 @@ def cache_features(data: DataConfig, seed: int = 0, home=None, progress=None, wo
     catalog = _catalog(data, seed)
     cache = _cache(catalog, data, home)
     t0 = time.perf_counter()
-    stats = cache.fill(catalog.samples, progress, workers)
+    stats = cache.fill(_samples(catalog, cache), progress, workers)
     return {"dataset": catalog.dataset, "root": str(catalog.root), "cache_dir": str(cache.dir),
             "clips": len(catalog.samples), **stats, "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -261,10 +269,19 @@ def load_real(data: DataConfig, seed: int, home=None, progress=None, catalog: Ca
 
     catalog = catalog if catalog is not None else _catalog(data, seed)
     cache = _cache(catalog, data, home)
+    samples = _samples(catalog, cache)
     t0 = time.perf_counter()
-    stats = cache.fill(catalog.samples, progress)
+    stats = cache.fill(samples, progress)
     t1 = time.perf_counter()
-    raw, failed = cache.gather(catalog.samples, catalog.classes)
+    whole = cache.visual_spec.geometry == "full"
+    raw, failed = cache.gather(samples, catalog.classes, raw_visual=whole)
+    train_frames = None
+    if whole:  # whole frames: every split's visual becomes the squashed view, training keeps the frames
+        from dgl_engine.data.frames import squash_split
+
+        train_frames = raw["train"].visual
+        raw = {k: squash_split(split, cache.visual_spec) for k, split in raw.items()}
+    order = _test_file_order(catalog, samples, failed)
     notes = list(catalog.notes)
     if len(raw["train"]) < 2:
         raise ConfigError(f"{catalog.root}: only {len(raw['train'])} training clip(s) could be read "
@@ -286,4 +303,17 @@ def load_real(data: DataConfig, seed: int, home=None, progress=None, catalog: Ca
                   "gather_s": round(time.perf_counter() - t1, 3)},
         **catalog.info,
     }
-    return build_avdata(catalog.dataset, catalog.classes, raw, cache.audio_spec, cache.visual_spec, info)
+    data = build_avdata(catalog.dataset, catalog.classes, raw, cache.audio_spec, cache.visual_spec, info)
+    return dataclasses.replace(data, train_frames=train_frames, test_file_order=order)
+
+
+def _test_file_order(catalog: Catalog, samples: list, failed: list[dict]):
+    """The test split's rows in its split file's order (None without a split file)."""
+    test_csv = (catalog.info.get("split_files") or {}).get("test")
+    if not test_csv:
+        return None
+    from dgl_engine.data.official import file_order
+
+    lost = {f.get("clip") for f in failed}
+    clips = [s.clip for s in samples if s.split == "test" and s.clip not in lost]
+    return file_order(clips, list(cremad.read_split_file(Path(test_csv))))

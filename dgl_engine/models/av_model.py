@@ -38,14 +38,15 @@ class AVModel(nn.Module):
         return self.fusion_head(self.encode("audio", audio), self.encode("visual", visual))
 
 
-def init_weights(model: nn.Module, generator: torch.Generator) -> None:
-    """Kaiming for convolutions, Xavier for linear layers, from an explicit generator so the
-    initialisation depends on the seed alone."""
+def init_weights(model: nn.Module, generator: torch.Generator, linear: str = "xavier-uniform") -> None:
+    """Kaiming for convolutions, Xavier (uniform or normal) for linear layers, from an explicit
+    generator so the initialisation depends on the seed alone."""
+    xavier = nn.init.xavier_normal_ if linear == "xavier-normal" else nn.init.xavier_uniform_
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
         elif isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight, generator=generator)
+            xavier(m.weight, generator=generator)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
@@ -59,5 +60,5 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> None:
 def build_model(config: ModelConfig, num_classes: int, seed: int) -> AVModel:
     """A freshly initialised model; equal seeds give identical weights."""
     model = AVModel(config, num_classes)
-    init_weights(model, torch.Generator().manual_seed(seed))
+    init_weights(model, torch.Generator().manual_seed(seed), config.linear_init)
     return model.to(memory_format=torch.channels_last)

@@ -61,3 +61,17 @@ def test_a_shared_link_carries_the_changed_settings_and_is_checked():
     for junk in ("%%%", "x" * 5000):
         with pytest.raises(ConfigError):
             forms.from_share_token(junk)
+
+
+def test_the_paper_protocol_from_the_form_is_the_cli_s():
+    """Choosing the protocol moves its widgets; a widget moved afterwards is kept, as a flag is."""
+    from dgl_engine.cli import build_parser, config_from_args
+
+    values = forms.defaults() | forms.protocol_values("paper") | {"exp_protocol": "paper", "exp_epochs": 1}
+    form = forms.build_config(values, "cremad", "CREMA-D")
+    assert form.protocol_keep == ("train.epochs",)
+    cli = config_from_args(build_parser().parse_args(
+        ["train", "--dataset", "cremad", "--root", "CREMA-D", "--protocol", "paper", "--epochs", "1"]))
+    assert resolve(form) == resolve(cli)
+    back = forms.defaults() | forms.protocol_values("lab")
+    assert back == forms.defaults()  # switching back to lab restores the lab form
