@@ -90,7 +90,7 @@ if state.may_change(snap.owner):
 st.subheader("Compare runs")
 chosen = st.multiselect("Runs to overlay (two or more)", list(labels), format_func=labels.get, key="compare")
 if len(chosen) >= 2:
-    curves = [(rid, state.poll(engine, rid)[1]) for rid in chosen]
+    curves = [(labels[rid], state.poll(engine, rid)[1]) for rid in chosen]  # runs known by name in the legend
     st.plotly_chart(charts.overlay_figure(curves), key="overlay")
 elif chosen:
     st.caption("Choose at least one more run.")

@@ -316,4 +316,4 @@ def _test_file_order(catalog: Catalog, samples: list, failed: list[dict]):
 
     lost = {f.get("clip") for f in failed}
     clips = [s.clip for s in samples if s.split == "test" and s.clip not in lost]
-    return file_order(clips, list(cremad.read_split_file(Path(test_csv))))
+    return file_order(clips, list(cremad.read_split_file(Path(test_csv))[0]))  # rows, not the skipped ones
