@@ -82,7 +82,7 @@ def runs_frame(records: Sequence[dict]) -> pd.DataFrame:
         best = max((m for m in results), key=lambda m: results[m].get("acc", 0), default=None)
         rows.append({
             "run": r["run_id"],
-            "name": cfg.get("name", ""),
+            "name": r.get("error", "") if r.get("status") == "damaged" else cfg.get("name", ""),  # why it is damaged
             "status": r.get("status", ""),
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])) if r.get("created") else "",
             "dataset": data_label(data),

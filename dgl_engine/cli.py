@@ -307,7 +307,12 @@ def cmd_predict(a) -> int:
     from dgl_engine.predict import PredictError, load_predictor, predict_file
     from dgl_engine.store import RunStore
 
+    from dgl_engine.data.decode import probe
+
     store = RunStore(_check_home(a.home, must_exist=True))
+    for path in (a.file, a.image):  # a file refused by its header costs no model loading
+        if path is not None:
+            probe(path)
     try:
         prediction = predict_file(load_predictor(store, a.run, a.method), a.file, image=a.image)
     except PredictError as e:

@@ -105,8 +105,12 @@ def load_predictor(store: RunStore, run_id: str, method: str) -> Predictor:
     except SidecarError as exc:
         raise StoreError(f"run {run_id}: the {method} model's sidecar: {_one_line(exc)}") from None
     try:
-        model = AVModel(spec.config, spec.num_classes)
-        model.load_state_dict(state)
+        with torch.device("meta"):  # no random initialisation (half a second for two ResNet-18s):
+            model = AVModel(spec.config, spec.num_classes)  # every tensor comes from the checkpoint
+        model.load_state_dict(state, assign=True)
+        left = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if left:
+            raise ValueError(f"no tensor for {left[0]}")
     except Exception as exc:  # noqa: BLE001 - another encoder's tensors, missing or extra ones
         raise StoreError(f"run {run_id}: the {method} model does not match its sidecar ({_one_line(exc)[:300]})") from exc
     model = model.to(memory_format=torch.channels_last).eval()

@@ -45,8 +45,10 @@ def _row_problem(fields: list[str]) -> str | None:
         return f"start and end must be seconds, got {start[:20]!r} and {end[:20]!r}"
     if not (math.isfinite(start_s) and math.isfinite(end_s)) or start_s < 0:
         return f"start and end must be seconds from 0, got {start[:20]!r} and {end[:20]!r}"
-    if end_s <= start_s:
+    if end_s == start_s:
         return f"empty event window ({start}-{end} s)"
+    if end_s < start_s:
+        return f"the event window ends before it starts ({start}-{end} s)"
     return None
 
 

@@ -104,7 +104,9 @@ def _pools(idx: dict[str, dict[str, Path]], seed: int) -> dict[str, tuple[Path, 
                 head = f.read(8)
         except (OSError, EOFError):
             head = b""
-        n_images = struct.unpack(">I", head[4:8])[0] if len(head) == 8 else -1
+        if len(head) < 8:
+            raise ConfigError(f"{v['images'].name}: not an idx file of images (too short)")
+        n_images = struct.unpack(">I", head[4:8])[0]
         if n_images != labels[k].shape[0]:
             raise ConfigError(f"{v['labels'].name} has {labels[k].shape[0]} labels but {v['images'].name} {n_images} images")
     if "train" in idx and "t10k" in idx:

@@ -105,6 +105,7 @@ def _probe_av(handle, name: str, ext: str, size: int) -> dict:
         unsupported: list[str] = []
         a = _pick(container, "audio", warnings, unsupported)
         v = _pick(container, "video", warnings, unsupported) if ext not in SUPPORTED_AUDIO else None
+        _check_streams(name, a, v)  # what decode_clip would refuse, probe refuses too
         audio = video = None
         if a is not None:
             audio = {"codec": a.codec_context.name, "sample_rate": a.codec_context.sample_rate,

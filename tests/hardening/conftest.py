@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.hardening.corpus import media_corpus, model_run
 
@@ -15,6 +16,15 @@ MEASURE = Path(__file__).resolve().parent / "measure.py"
 APP = str(Path(__file__).resolve().parents[2] / "app")
 if APP not in sys.path:
     sys.path.append(APP)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """As in tests/engine: on a busy 2-core machine torch's spinning threads make tiny work slow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,9 @@ Starting Python and importing torch takes seconds, which would make a corpus of 
 minutes. So this process imports the CLI once (with one torch thread, so that forking is
 safe) and runs the CLI's ``main(["predict", ...])`` for each file in a forked child: the child
 is the CLI process minus its start-up. For each file it prints {"file", "rc", "seconds" (the
-child's wall time), "max_rss" (bytes: the child's peak resident memory, from wait4, which
-includes what it inherited), "stdout", "stderr"}. A child that runs past --limit-s is killed
+child's wall time), "cpu_seconds" (its user + system time: what a busy machine changes least),
+"max_rss" (bytes: the child's peak resident memory, from wait4, which includes what it
+inherited), "stdout", "stderr"}. A child that runs past --limit-s is killed
 (rc -9). Used by tests/hardening/test_hostile.py and benchmarks/bench_limits.py.
 """
 
@@ -61,7 +62,8 @@ def measure(argv: list[str], limit_s: float) -> dict:
             time.sleep(0.005)
         seconds = time.perf_counter() - t0
         rc = os.waitstatus_to_exitcode(status)
-        return {"rc": rc, "seconds": round(seconds, 3), "max_rss": usage.ru_maxrss * 1024,
+        return {"rc": rc, "seconds": round(seconds, 3), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+                "max_rss": usage.ru_maxrss * 1024,
                 "stdout": Path(out).read_text(errors="replace") if os.path.exists(out) else "",
                 "stderr": Path(err).read_text(errors="replace") if os.path.exists(err) else ""}
 
@@ -87,13 +89,14 @@ while True:
     time.sleep(0.005)
 seconds = time.perf_counter() - t0
 with open(report, "w") as f:
-    json.dump({"rc": os.waitstatus_to_exitcode(status), "seconds": round(seconds, 3), "max_rss": usage.ru_maxrss * 1024}, f)
+    json.dump({"rc": os.waitstatus_to_exitcode(status), "seconds": round(seconds, 3),
+               "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3), "max_rss": usage.ru_maxrss * 1024}, f)
 """
 
 
 def run_measured(cmd: list[str], *, cwd=None, env=None, limit_s: float = 120.0) -> dict:
     """A whole command in a fresh process (start-up included), measured the same way:
-    {"rc", "seconds", "max_rss", "stdout", "stderr"}, through ``_LAUNCHER``."""
+    {"rc", "seconds", "cpu_seconds", "max_rss", "stdout", "stderr"}, through ``_LAUNCHER``."""
     import subprocess
 
     with tempfile.TemporaryDirectory(prefix="dgl-measure-") as tmp:

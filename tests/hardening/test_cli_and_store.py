@@ -121,11 +121,18 @@ def test_a_submit_on_a_full_disk_leaves_nothing(tmp_path, monkeypatch):
         "disk full: no space left on the device writing run.json")
 
 
+def _fill_the_disk(monkeypatch):
+    """The feature cache's next chunk (or a checkpoint) finds the disk full."""
+    from dgl_engine import lifecycle
+
+    monkeypatch.setattr(lifecycle, "load_data", _enospc)
+
+
 def test_a_run_that_fills_the_disk_fails_with_disk_full_in_both_places(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     prepared = prepare(small_config(methods=("joint",), samples_per_class=12, epochs=1, evals_per_epoch=1))
     run_id = create_run(store, prepared, status="running")
-    monkeypatch.setattr(RunStore, "save_model", _enospc)
+    _fill_the_disk(monkeypatch)
     outcome = execute_run(prepared, store, run_id)
     assert outcome.status == "failed" and outcome.error.startswith("disk full: ")
     record = store.read(run_id)
@@ -136,7 +143,7 @@ def test_when_even_run_json_cannot_be_replaced_it_is_rewritten_in_place(tmp_path
     store = RunStore(tmp_path)
     prepared = prepare(small_config(methods=("joint",), samples_per_class=12, epochs=1, evals_per_epoch=1))
     run_id = create_run(store, prepared, status="running")
-    monkeypatch.setattr(RunStore, "save_model", _enospc)
+    _fill_the_disk(monkeypatch)
     real_update = RunStore.update
 
     def update(self, rid, **fields):

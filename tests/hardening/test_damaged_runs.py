@@ -107,8 +107,9 @@ def test_every_page_works_beside_them(home, monkeypatch, page):
         at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=60).run()
         assert not at.exception, at.exception
         if page == "results":
-            statuses = at.dataframe[0].value["status"].tolist()
-            assert statuses.count("damaged") == len(DAMAGED)
+            table = at.dataframe[0].value
+            assert table["status"].tolist().count("damaged") == len(DAMAGED)
+            assert "created is 'yesterday'" in table.set_index("run").loc["yesterday", "name"]
     finally:
         state._engine_for.clear()
 

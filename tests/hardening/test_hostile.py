@@ -92,6 +92,7 @@ def _check_whole_cli(corpus, model_home, tmp_path, names):
         assert r["rc"] in (0, 2) and "Traceback" not in r["stderr"], r["stderr"]
         assert r["max_rss"] <= SLACK * limits.PREDICT_TARGET_BYTES, (name, r["max_rss"])
         assert r["seconds"] - start_up["seconds"] <= SLACK * (limits.PREDICT_TARGET_SECONDS - 2.0), (name, r, start_up)
+        assert r["cpu_seconds"] <= SLACK * limits.PREDICT_TARGET_SECONDS, (name, r["cpu_seconds"])
     assert list(tmp_path.iterdir()) == []
 
 

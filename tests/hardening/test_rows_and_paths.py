@@ -34,7 +34,7 @@ def test_ave_rows_that_cannot_be_used_are_skipped_and_reported(tmp_path, monkeyp
     assert lines[0] == OFFICIAL_HEADER  # the exporter writes the official format
     good = lines[1:]
     bad = [OFFICIAL_BAD_ROW, "Church bell&abc&good&5", "Dog&xyz&good&nan&3", "Dog&xyz&good&-1&3", "&xyz&good&0&3",
-           "Dog&xyz&good&zero&ten"]
+           "Dog&xyz&good&zero&ten", "Dog&xyz&good&5&3"]
     # Windows line endings, as in the release; an empty line in the middle; trailing ones.
     text = [OFFICIAL_HEADER, *good[:5], bad[0], "", *bad[1:], *good[5:]]
     (root / "Annotations.txt").write_text("\r\n".join(text) + "\r\n\r\n")
@@ -48,9 +48,10 @@ def test_ave_rows_that_cannot_be_used_are_skipped_and_reported(tmp_path, monkeyp
     assert "seconds from 0" in skipped["Annotations.txt line 10"] and "seconds from 0" in skipped["Annotations.txt line 11"]
     assert skipped["Annotations.txt line 12"] == "empty category or video id"
     assert "must be seconds" in skipped["Annotations.txt line 13"]
+    assert skipped["Annotations.txt line 14"] == "the event window ends before it starts (5-3 s)"
     assert any(k.startswith("trainSet.txt line") and v.startswith("empty event window") for k, v in skipped.items())
-    assert len(skipped) == 8 and info["annotations"]["skipped_rows"] == 8
-    assert any(n.startswith("8 rows of the annotation and split files skipped (e.g. Annotations.txt line 7: empty event window")
+    assert len(skipped) == 9 and info["annotations"]["skipped_rows"] == 9
+    assert any(n.startswith("9 rows of the annotation and split files skipped (e.g. Annotations.txt line 7: empty event window")
                for n in info["notes"])
     assert info["total"] == 18  # every good row is still there
     registry.check_root(DataConfig(dataset="ave", root="ave"))
