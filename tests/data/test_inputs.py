@@ -71,11 +71,12 @@ def test_fit_is_the_training_split_statistics():
     norm = Normalization.fit(raw.audio, raw.visual)
     per_channel = raw.visual.transpose(0, 2).reshape(3, -1).double()  # (3, N*T*H*W)
     assert norm.audio_mean == float(raw.audio.mean()) and norm.audio_std == float(raw.audio.std())
-    assert norm.visual_mean == pytest.approx(per_channel.mean(1).tolist(), rel=1e-9)
-    assert norm.visual_std == pytest.approx(per_channel.std(1).tolist(), rel=1e-9)
-    # Chunked (600 clips, 256 at a time) or not, the same numbers.
+    # Small splits are fitted at once in float32 (as the published synthetic figures were), large
+    # ones chunk by chunk in float64: float32 rounding, not a different statistic.
+    assert norm.visual_mean == pytest.approx(per_channel.mean(1).tolist(), rel=1e-6)
+    assert norm.visual_std == pytest.approx(per_channel.std(1).tolist(), rel=1e-6)
     two = [Normalization.fit(raw.audio, raw.visual[i: i + 300]) for i in (0, 300)]
-    assert sum(n.visual_mean[0] for n in two) / 2 == pytest.approx(norm.visual_mean[0], rel=1e-9)
+    assert sum(n.visual_mean[0] for n in two) / 2 == pytest.approx(norm.visual_mean[0], rel=1e-6)
 
     fixed = Normalization.fit(raw.audio, raw.visual, audio_stats=(0.0, 1.0),
                               visual_stats=((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
