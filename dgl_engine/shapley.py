@@ -37,5 +37,5 @@ def shapley_confidence(head, h_a: torch.Tensor, h_v: torch.Tensor) -> dict[str, 
     of the class the full model predicts."""
     logits = coalition_logits(head, h_a, h_v)
     predicted = int(logits["both"].argmax(1))
-    p = {k: float(torch.softmax(z.float(), 1)[0, predicted]) for k, z in logits.items()}
+    p = {k: float(torch.softmax(z.detach().float(), 1)[0, predicted]) for k, z in logits.items()}
     return shapley_pair(p["empty"], p["audio"], p["visual"], p["both"])
