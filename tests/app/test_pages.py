@@ -35,16 +35,6 @@ def _copy_run(src_home: Path, run_id: str, dst_home: Path, new_id: str | None = 
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    """An empty run store, and an engine for it created on first use (as in the app)."""
-    monkeypatch.setenv("DGL_LAB_HOME", str(tmp_path))
-    st.cache_resource.clear()
-    yield tmp_path
-    state.get_engine().shutdown()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
 def stored(home, small_run):
     """(home, run_id): the store holds a copy of the finished small run."""
     src, run_id = small_run

@@ -5,21 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app import state
 
 APP = Path(__file__).resolve().parents[2] / "app"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("DGL_LAB_HOME", str(tmp_path))
-    st.cache_resource.clear()
-    yield tmp_path
-    state.get_engine().shutdown()
-    st.cache_resource.clear()
 
 
 def test_choosing_the_paper_protocol_moves_the_form_and_warns(home, shared_data, monkeypatch):

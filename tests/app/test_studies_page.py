@@ -14,13 +14,13 @@ from app import state
 from dgl_engine.config import experiment_from_dict
 from dgl_engine.study import Study, StudyStore, Sweep
 
-from tests.app.test_pages import APP, home, page, texts  # noqa: F401  (the `home` fixture)
+from tests.app.test_pages import APP, page, texts
 
 POINTS = [(0, 1.0), (0, 4.0), (1, 1.0), (1, 4.0)]  # 2 seeds x dgl.alpha = 1, 4
 
 
 @pytest.fixture
-def study(home, small_run):  # noqa: F811
+def study(home, small_run):
     """(home, study_id): a stored study whose four runs are copies of the finished small run, each
     given its point's seed and alpha, and its accuracies shifted by seed (so the seeds differ)."""
     src, run_id = small_run

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from tests.hardening.corpus import media_corpus, model_run
 
@@ -18,13 +17,7 @@ if APP not in sys.path:
     sys.path.append(APP)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """As in tests/engine: on a busy 2-core machine torch's spinning threads make tiny work slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.engine.conftest import _one_torch_thread  # noqa: E402,F401  (autouse: one torch thread, as in tests/engine)
 
 
 @pytest.fixture(scope="session")
