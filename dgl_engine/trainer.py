@@ -169,6 +169,8 @@ def train_experiment(
         for opt in optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = lr
+        for name, method in methods.items():  # methods that schedule by epoch (InfoReg's window, MLA's turns)
+            method.start_epoch(models[name], epoch, steps_per_epoch, tc.epochs)
         order = torch.randperm(n_train, generator=order_rng).to(device)
         for b in range(steps_per_epoch):
             index = order[b * batch_size : (b + 1) * batch_size]

@@ -61,6 +61,10 @@ class Method:
     def multimodal(self) -> bool:
         return len(self.modalities) == 2
 
+    def start_epoch(self, model: AVModel, epoch: int, steps_per_epoch: int, epochs: int) -> None:
+        """Called before epoch ``epoch`` (from 0) of ``epochs``; nothing by default. Methods whose
+        update depends on where training is (an epoch window, a schedule) keep it here."""
+
     def backward(self, model: AVModel, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """Compute the loss terms on a batch, back-propagate them, return them (detached)."""
         raise NotImplementedError
