@@ -38,26 +38,62 @@ def method_colour(method: str) -> str:
     return _EXTRA_COLOURS[zlib.crc32(method.encode()) % len(_EXTRA_COLOURS)]
 
 
-def layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+# A chart's title must fit a phone's width (a 390 px screen leaves a chart about 350 px, which
+# holds about 40 characters at the title's size): plotly never wraps a title, it cuts it. What
+# a chart needs said beyond that is its *note*, a caption the page writes under it (wrapped).
+TITLE_MAX = 40
+
+
+def layout(fig: go.Figure, title: str, height: int = 420, note: str | None = None) -> go.Figure:
+    """The look every chart shares. ``note`` travels in ``fig.layout.meta["note"]``; pages show it
+    as the chart's caption (``app.show.chart``)."""
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
         height=height,
-        margin=dict(l=60, r=20, t=80, b=60),
-        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+        margin=dict(l=60, r=20, t=70, b=60),
+        # Below the plot, a fixed distance under the x axis title whatever the plot's height
+        # (a legend placed at a fraction of the plot height ran into the axis title once the
+        # legend wrapped into many rows on a phone).
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=12)),
         hovermode="x unified",
+        meta={"note": note} if note else None,
     )
+    fig.update_annotations(font_size=13)  # subplot titles: one size, a little under the title's
     return fig
 
 
-def _empty(title: str, message: str, height: int = 320) -> go.Figure:
+def note(fig: go.Figure) -> str | None:
+    """The chart's caption (see ``layout``)."""
+    meta = fig.layout.meta
+    return meta.get("note") if isinstance(meta, dict) else None
+
+
+def style_legend(fig: go.Figure, entries: Sequence[tuple[str, dict]]) -> None:
+    """Legend-only entries that explain line styles once (e.g. "audio (zero mode)", dashed) instead
+    of one entry per method x style: with a panel per method, colour names the method already."""
+    for name, line in entries:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, line=dict(color="#555555", width=2, **line),
+                                 legendgroup=f"style:{name}", hoverinfo="skip"))
+
+
+def method_legend(fig: go.Figure, methods: Sequence[str]) -> None:
+    """One legend entry per method (its colour); clicking it shows or hides all its lines."""
+    for method in methods:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=method, legendgroup=method,
+                                 line=dict(color=method_colour(method), width=3), hoverinfo="skip"))
+
+
+def empty(title: str, message: str, height: int = 320, note: str | None = None) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return layout(fig, title, height)
+    layout(fig, title, height, note)
+    fig.update_annotations(font_size=14)
+    return fig
 
 
-def _methods_in(events: Iterable[dict], methods: Sequence[str] | None, types: tuple[str, ...]) -> list[str]:
+def methods_in(events: Iterable[dict], methods: Sequence[str] | None, types: tuple[str, ...]) -> list[str]:
     seen = list(methods or ())
     for e in events:
         m = e.get("method")
@@ -66,7 +102,7 @@ def _methods_in(events: Iterable[dict], methods: Sequence[str] | None, types: tu
     return seen
 
 
-def _log_ticks(values: Iterable[float]) -> dict:
+def log_ticks(values: Iterable[float]) -> dict:
     """Readable ticks for a log axis over ``values``: 1-2-5 steps over a wide range, evenly spaced
     round numbers over a narrow one (plotly's defaults label a narrow log range once at most)."""
     v = [x for x in values if x is not None and x > 0]
@@ -84,7 +120,9 @@ def _log_ticks(values: Iterable[float]) -> dict:
 
 
 def _grid(n: int) -> tuple[int, int]:
-    cols = n if n <= 4 else 3
+    """Two panels a row at most: on a phone three or four side by side leave their titles
+    (method names) on top of each other."""
+    cols = min(n, 2)
     return -(-n // cols), cols
 
 
@@ -92,9 +130,19 @@ def _method_panels(methods: Sequence[str]) -> tuple[go.Figure, int, int]:
     """One panel per method on shared axes, so methods of one experiment sit side by side.
     Returns (figure, rows, cols); method i goes to row i // cols + 1, col i % cols + 1."""
     rows, cols = _grid(len(methods))
+    # About 100 px between rows (the x axis' ticks and title, then the next panel's title),
+    # whatever the number of rows: panels are PANEL_HEIGHT px tall.
+    spacing = 100 / (rows * PANEL_HEIGHT) if rows > 1 else 0.0
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=list(methods),
-                        horizontal_spacing=0.03, vertical_spacing=0.16)
+                        horizontal_spacing=0.05, vertical_spacing=spacing)
     return fig, rows, cols
+
+
+PANEL_HEIGHT = 300
+
+
+def _panels_height(rows: int) -> int:
+    return PANEL_HEIGHT * rows + 170  # + title and legend
 
 
 def _modality_keys(metric_names: set[str]) -> list[tuple[str, str]]:
@@ -109,21 +157,24 @@ def _modality_keys(metric_names: set[str]) -> list[tuple[str, str]]:
 def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None, epochs: float | None = None) -> go.Figure:
     """Validation accuracy over epochs: one panel per method (shared axes), fused and per modality.
     With ``epochs`` the x axis spans the whole run, so the curves grow from left to right."""
-    title = f"Validation accuracy per method: fused (solid) and each modality ({MODE_NOTE})"
+    title = "Validation accuracy"
+    note = f"One panel per method: fused accuracy (solid) and each modality's (per-modality {MODE_NOTE})."
     evals = [e for e in events if e.get("type") == "eval" and e.get("split", "val") == "val"]
-    methods = [m for m in _methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
+    methods = [m for m in methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
     if not methods:
-        return _empty(title, "Waiting for the first validation point ...")
+        return empty(title, "Waiting for the first validation point ...", note=note)
+    styles: dict[str, None] = {}
     fig, rows, cols = _method_panels(methods)
     for i, method in enumerate(methods):
         mine = [e for e in evals if e["method"] == method]
         names = set().union(*(e["metrics"] for e in mine))
         for key, modality in _modality_keys(names):
             pts = [(e["epoch"], 100 * e["metrics"][key]) for e in mine if key in e["metrics"]]
-            label = f"{method} · {modality}" + ("" if modality == "fused" else " (zero mode)")
+            style = modality if modality == "fused" else f"{modality} (zero mode)"
+            styles[style] = None
             fig.add_trace(
                 go.Scatter(
-                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=label, legendgroup=method,
+                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {style}", legendgroup=method, showlegend=False,
                     mode="lines+markers", line=dict(color=method_colour(method), dash=MODALITY_DASH[modality], width=2),
                     marker=dict(symbol=MODALITY_SYMBOL[modality], size=6),
                     hovertemplate="%{y:.1f}%",
@@ -134,29 +185,35 @@ def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None
     fig.update_yaxes(range=[0, 100], matches="y")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="accuracy (%)", row=r, col=1)
-    return layout(fig, title, 380 * rows + 80)
+    style_legend(fig, [(s, {"dash": MODALITY_DASH[s.split(" ")[0]]}) for s in styles])
+    return layout(fig, title, _panels_height(rows), note)
 
 
 def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str] | None = None,
                     total_steps: int | None = None) -> go.Figure:
     """The paper's central picture for one encoder: gradient norm from the fused loss vs from its
     own unimodal loss (log scale), the norm actually applied, and their cosine."""
-    title = f"Gradient reaching the {modality} encoder: from the fused loss vs from its own unimodal loss (before clipping)"
+    title = f"Gradient reaching the {modality} encoder"
+    note = ("Solid: the norm the encoder gets from the fused loss; dashed: from its own unimodal loss through the same "
+            "head (before clipping, log scale); dotted (click *applied by the method* in the legend): what the method "
+            "applied. Lower panel: their cosine.")
     diags = [e for e in events if e.get("type") == "diagnostics" and modality in e.get("encoders", {})]
-    methods = [m for m in _methods_in(diags, methods, ("diagnostics",)) if any(e["method"] == m for e in diags)]
+    methods = [m for m in methods_in(diags, methods, ("diagnostics",)) if any(e["method"] == m for e in diags)]
     if not methods:
-        return _empty(title, "Waiting for the first gradient diagnostics ...")
+        return empty(title, "Waiting for the first gradient diagnostics ...", note=note)
+    sources = {"fused": "from the fused loss", "unimodal": "from its unimodal loss", "applied": "applied by the method"}
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.07)
     for method in methods:
         mine = [e for e in diags if e["method"] == method]
         colour = method_colour(method)
-        for source, label in (("fused", "from the fused loss"), ("unimodal", "from its unimodal loss"), ("applied", "applied by the method")):
+        for source, label in sources.items():
             pts = [(e["step"], e["encoders"][modality][source]) for e in mine if source in e["encoders"][modality]]
             if not pts:
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {label}", legendgroup=method,
+                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {label}", showlegend=False,
+                    legendgroup="applied" if source == "applied" else method,
                     mode="lines+markers", line=dict(color=colour, dash=SOURCE_DASH[source], width=2), marker=dict(size=4),
                     visible=True if source != "applied" else "legendonly", hovertemplate="%{y:.3g}",
                 ),
@@ -172,32 +229,39 @@ def gradient_figure(events: Sequence[dict], modality: str, methods: Sequence[str
                 row=2, col=1,
             )
     norms = [y for t in fig.data if t.yaxis in (None, "y") and t.visible != "legendonly" for y in t.y]
-    fig.update_yaxes(type="log", title_text="gradient norm (L2, log scale)", row=1, col=1, **_log_ticks(norms))
+    method_legend(fig, methods)
+    style_legend(fig, [(sources["fused"], {"dash": SOURCE_DASH["fused"]}), (sources["unimodal"], {"dash": SOURCE_DASH["unimodal"]})])
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=sources["applied"], legendgroup="applied", visible="legendonly",
+                             line=dict(color="#555555", width=2, dash=SOURCE_DASH["applied"]), hoverinfo="skip"))
+    fig.update_yaxes(type="log", title_text="gradient norm (L2, log scale)", row=1, col=1, **log_ticks(norms))
     fig.update_yaxes(range=[-1.05, 1.05], title_text="cosine", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
     if total_steps:
         fig.update_xaxes(range=[0, total_steps])
-    return layout(fig, title, 560)
+    return layout(fig, title, 600, note)
 
 
 def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None, total_steps: int | None = None) -> go.Figure:
     """Training losses per step: one panel per method (shared axes), one line per loss term."""
-    title = "Training loss per step (cross-entropy; DGL's total includes alpha x the unimodal terms)"
+    title = "Training loss per step"
+    note = "Cross-entropy terms per method; a total that weights the unimodal terms (DGL's alpha) is drawn too."
     steps = [e for e in events if e.get("type") == "step"]
-    methods = [m for m in _methods_in(steps, methods, ("step",)) if any(e["method"] == m for e in steps)]
+    methods = [m for m in methods_in(steps, methods, ("step",)) if any(e["method"] == m for e in steps)]
     if not methods:
-        return _empty(title, "Waiting for the first training step ...")
+        return empty(title, "Waiting for the first training step ...", note=note)
     fig, rows, cols = _method_panels(methods)
+    shown: dict[str, None] = {}
     for i, method in enumerate(methods):
         mine = [e for e in steps if e["method"] == method]
         terms = [t for t in ("fused", "audio", "visual") if t in mine[0]["losses"]]
         if len(terms) != 1:
             terms = ["total", *terms]  # a total that is not just its one term
         for term in terms:
+            shown[term] = None
             fig.add_trace(
                 go.Scatter(
                     x=[e["step"] for e in mine], y=[e["losses"].get(term) for e in mine],
-                    name=f"{method} · {term} loss", legendgroup=method, mode="lines",
+                    name=f"{method} · {term} loss", legendgroup=method, showlegend=False, mode="lines",
                     line=dict(color=method_colour(method), dash=LOSS_DASH[term], width=1.5), hovertemplate="%{y:.3f}",
                 ),
                 row=i // cols + 1, col=i % cols + 1,
@@ -206,17 +270,20 @@ def loss_figure(events: Sequence[dict], methods: Sequence[str] | None = None, to
     fig.update_yaxes(matches="y", rangemode="tozero")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="loss (nats)", row=r, col=1)
-    return layout(fig, title, 340 * rows + 80)
+    style_legend(fig, [(f"{t} loss", {"dash": LOSS_DASH[t]}) for t in LOSS_DASH if t in shown])
+    return layout(fig, title, _panels_height(rows), note)
 
 
 def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = None, epochs: float | None = None) -> go.Figure:
     """OGM-GE's imbalance ratio on the validation split: audio's over visual's summed true-class
     softmax score (slice mode); 1 means balanced."""
-    title = "Imbalance ratio on validation (OGM-GE's audio/visual score ratio, slice mode; 1 = balanced)"
+    title = "Imbalance ratio (validation)"
+    note = ("OGM-GE's ratio of audio's to visual's summed true-class softmax score (slice mode) on the validation split: "
+            "above 1 audio dominates, 1 is balanced.")
     evals = [e for e in events if e.get("type") == "eval" and "imbalance_ratio" in e.get("metrics", {})]
-    methods = [m for m in _methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
+    methods = [m for m in methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
     if not methods:
-        return _empty(title, "No imbalance ratio yet (multimodal methods report it at each evaluation).")
+        return empty(title, "No imbalance ratio yet (multimodal methods report it at each evaluation).", note=note)
     fig = go.Figure()
     for method in methods:
         mine = [e for e in evals if e["method"] == method]
@@ -227,15 +294,16 @@ def imbalance_figure(events: Sequence[dict], methods: Sequence[str] | None = Non
     fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
     fig.update_xaxes(title_text="epoch", range=[-0.05 * epochs, 1.05 * epochs] if epochs else None)
     fig.update_yaxes(type="log", title_text="audio / visual score (log scale)",
-                     **_log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
-    return layout(fig, title, 360)
+                     **log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
+    return layout(fig, title, 380, note)
 
 
 # ----- Results: the paper's bar chart, probes, confusion matrices, overlays ---------------------
-def _bars(results: dict, methods: Sequence[str] | None, groups: list[tuple[str, str]], title: str, y_title: str) -> go.Figure:
+def _bars(results: dict, methods: Sequence[str] | None, groups: list[tuple[str, str]], title: str, y_title: str,
+          note: str | None = None) -> go.Figure:
     methods = [m for m in (methods or results) if m in results]
     if not methods:
-        return _empty(title, "No test results yet.")
+        return empty(title, "No test results yet.", note=note)
     fig = go.Figure()
     labels = [g[1] for g in groups]
     for method in methods:
@@ -250,7 +318,7 @@ def _bars(results: dict, methods: Sequence[str] | None, groups: list[tuple[str, 
     fig.update_layout(barmode="group", bargap=0.25, hovermode="closest")
     fig.update_yaxes(range=[0, 105], title_text=y_title)
     fig.update_xaxes(title_text="")
-    return layout(fig, title, 430)
+    return layout(fig, title, 440, note)
 
 
 def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
@@ -258,18 +326,19 @@ def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> 
     model (zero mode) next to its unimodal model, and the fused accuracy."""
     groups = [("acc_audio", "audio (zero mode)"), ("acc_visual", "visual (zero mode)"), ("_fused", "fused")]
     fused_only = {m: {**r, "_fused": r.get("acc") if ("acc_audio" in r and "acc_visual" in r) else None} for m, r in results.items()}
-    return _bars(fused_only, methods, groups,
-                 "Test accuracy: each modality inside the multimodal models next to its unimodal model, and fused",
-                 "test accuracy (%)")
+    return _bars(fused_only, methods, groups, "Test accuracy per modality", "test accuracy (%)",
+                 "Each modality inside the multimodal models (zero mode) next to its unimodal model, and the fused accuracy.")
 
 
 def probe_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
     """Linear-probe accuracy of each frozen encoder: the fair measure of encoder quality."""
     groups = [("probe_audio", "audio encoder"), ("probe_visual", "visual encoder")]
-    return _bars(results, methods, groups, "Linear-probe test accuracy of each frozen encoder (probe mode)", "probe accuracy (%)")
+    return _bars(results, methods, groups, "Linear-probe test accuracy", "probe accuracy (%)",
+                 "A linear classifier on each frozen encoder's features (probe mode): the fair measure of encoder quality.")
 
 
-def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str] | None = None, title: str = "Confusion matrix") -> go.Figure:
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str] | None = None, title: str = "Confusion matrix",
+                     note: str | None = None) -> go.Figure:
     """Counts of true (rows) vs predicted (columns) classes on the test split."""
     z = np.asarray(matrix, dtype=float)
     n = z.shape[0]
@@ -284,17 +353,18 @@ def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str] | N
     fig.update_xaxes(title_text="predicted class", tickangle=-30, **every)
     fig.update_yaxes(title_text="true class", autorange="reversed", **every)
     fig.update_layout(hovermode="closest")
-    return layout(fig, title, 420)
+    return layout(fig, title, 440, note)
 
 
 def overlay_figure(runs: Sequence[tuple[str, Sequence[dict]]], methods: Sequence[str] | None = None) -> go.Figure:
     """Validation accuracy (fused, or the one modality of a unimodal method) of several runs:
     colour per method, line style per run."""
-    title = "Validation accuracy across runs (fused; unimodal methods: their modality)"
+    title = "Validation accuracy across runs"
+    note = "Fused accuracy (a unimodal method: its modality's); colour per method, line style per run."
     fig = go.Figure()
     for i, (label, events) in enumerate(runs):
         evals = [e for e in events if e.get("type") == "eval" and e.get("split", "val") == "val"]
-        for method in _methods_in(evals, methods, ("eval",)):
+        for method in methods_in(evals, methods, ("eval",)):
             mine = [e for e in evals if e["method"] == method and "acc" in e["metrics"]]
             if not mine:
                 continue
@@ -304,62 +374,7 @@ def overlay_figure(runs: Sequence[tuple[str, Sequence[dict]]], methods: Sequence
                 line=dict(color=method_colour(method), dash=RUN_DASH[i % len(RUN_DASH)], width=2), hovertemplate="%{y:.1f}%",
             ))
     if not fig.data:
-        return _empty(title, "Choose runs that have validation curves.")
+        return empty(title, "Choose runs that have validation curves.", note=note)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 100], title_text="validation accuracy (%)")
-    return layout(fig, title, 460)
-
-
-# ----- Why it happens: the toy computation and the measured ratio -----------------------------
-def error_signals(own_margin: np.ndarray, other_margin: float, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Error 1 - p_y reaching an encoder whose logits give the true class ``own_margin`` over every
-    other class (all others equal), under fusion p = softmax(z_a + z_v) vs alone p_a = softmax(z_a).
-    With margin m, 1 - p_y = 1 / (1 + exp(m) / (C - 1))."""
-    own = np.asarray(own_margin, dtype=float)
-    log_rest = np.log(num_classes - 1)
-
-    def err(m):
-        return 1.0 / (1.0 + np.exp(np.clip(m - log_rest, -50, 50)))
-
-    return err(own + other_margin), err(own)
-
-
-def why_figure(other_margin: float, num_classes: int = 6, own_range: tuple[float, float] = (-2.0, 6.0)) -> go.Figure:
-    """Error signal reaching one encoder alone vs under fusion, and their ratio."""
-    own = np.linspace(*own_range, 161)
-    fused, alone = error_signals(own, other_margin, num_classes)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("Error signal 1 − p_y reaching this encoder", "Fused / alone (how much fusion shrinks it)"))
-    fig.add_trace(go.Scatter(x=own, y=alone, name="alone: 1 − softmax(z_a)_y", line=dict(color=METHOD_COLOURS["visual-only"], width=3, dash="dash")), 1, 1)
-    fig.add_trace(go.Scatter(x=own, y=fused, name="under fusion: 1 − softmax(z_a + z_v)_y", line=dict(color=METHOD_COLOURS["joint"], width=3)), 1, 1)
-    fig.add_trace(go.Scatter(x=own, y=fused / alone, name="ratio fused / alone", line=dict(color="#0072B2", width=3)), 1, 2)
-    fig.update_xaxes(title_text="this encoder's margin for the true class (logits)")
-    fig.update_yaxes(range=[0, 1.02], title_text="error signal 1 − p_y", row=1, col=1)
-    fig.update_yaxes(range=[0, max(1.02, 1.05 * float(np.max(fused / alone)))], title_text="ratio (1 = no shrink)", row=1, col=2)
-    return layout(fig, f"Other modality's margin {other_margin:.1f} on the true class, {num_classes} classes", 430)
-
-
-def gradient_ratio_figure(events: Sequence[dict], methods: Sequence[str] | None = None) -> go.Figure:
-    """Measured: fused / unimodal gradient norm at each encoder over training, per method."""
-    title = "Measured in your run: fused / unimodal gradient norm at each encoder (1 = no shrink; before clipping)"
-    diags = [e for e in events if e.get("type") == "diagnostics"]
-    fig = go.Figure()
-    for method in _methods_in(diags, methods, ("diagnostics",)):
-        mine = [e for e in diags if e["method"] == method]
-        for modality in ("audio", "visual"):
-            pts = [(e["step"], e["encoders"][modality]["fused"] / e["encoders"][modality]["unimodal"])
-                   for e in mine if modality in e["encoders"] and "fused" in e["encoders"][modality]
-                   and e["encoders"][modality].get("unimodal")]
-            if pts:
-                fig.add_trace(go.Scatter(
-                    x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {modality} encoder", legendgroup=method,
-                    mode="lines+markers", line=dict(color=method_colour(method), dash=MODALITY_DASH[modality], width=2),
-                    marker=dict(symbol=MODALITY_SYMBOL[modality], size=5), hovertemplate="%{y:.2f}",
-                ))
-    if not fig.data:
-        return _empty(title, "No multimodal gradient diagnostics in this run yet.")
-    fig.add_hline(y=1.0, line=dict(color="#999999", dash="dot", width=1))
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(type="log", title_text="fused / unimodal norm (log scale)",
-                     **_log_ticks([1.0, *(y for t in fig.data for y in t.y)]))
-    return layout(fig, title, 420)
+    return layout(fig, title, 480, note)

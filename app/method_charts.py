@@ -41,4 +41,4 @@ def signals_figure(events: Sequence[dict], method: str, total_steps: int | None 
                                  mode="lines", line=dict(width=1.5), hovertemplate="%{y:.3f}"))
     fig.update_xaxes(title_text="step", range=[0, total_steps] if total_steps else None)
     fig.update_yaxes(title_text="value")
-    return layout(fig, f"{method}: the signals that drive its update, per step", 360)
+    return layout(fig, f"{method}: its own signals", 380, f"What drives {method}'s update, as it reports it at every step.")

@@ -20,9 +20,9 @@ ANSWER_NAMES = {"fused": "fused", "audio": "audio alone (zero mode)", "visual": 
 ZERO_MODE = "zero mode: the fused head with the other modality's features set to 0"
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+def _layout(fig: go.Figure, title: str, height: int, note: str | None = None) -> go.Figure:
     """The app's common layout, tighter: these figures sit in narrow columns."""
-    layout(fig, title, height)
+    layout(fig, title, height, note)
     fig.update_layout(title_font_size=14, margin=dict(l=10, r=10, t=50, b=40), barmode="group")
     return fig
 
@@ -50,8 +50,9 @@ def probs_figure(prediction: Mapping, title: str | None = None) -> go.Figure:
     fig.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=list(classes), ticktext=list(classes))
     if title is None:
         method = prediction.get("method", "model")
-        title = f"{method}: probabilities" + (" (per modality in zero mode)" if len(keys) > 1 else "")
-    return _layout(fig, title, 160 + len(classes) * (14 * len(keys) + 12))
+        title = f"{method}: probabilities"
+    note = f"Each modality alone in {ZERO_MODE}." if len(keys) > 1 else None
+    return _layout(fig, title, 160 + len(classes) * (14 * len(keys) + 12), note)
 
 
 def compare_figure(predictions: Mapping[str, Mapping], key: str = "fused") -> go.Figure:
@@ -67,10 +68,11 @@ def compare_figure(predictions: Mapping[str, Mapping], key: str = "fused") -> go
             x=classes, y=100 * np.asarray(p[use]["probs"], dtype=float), name=label,
             marker_color=method_colour(method), hovertemplate="%{x}: %{y:.1f}%",
         ))
-    what = "fused answer" if key == "fused" else f"{key} alone ({ZERO_MODE})"
+    what = "fused answer" if key == "fused" else f"{key} alone"
     fig.update_yaxes(title_text="probability (%)", range=[0, 100])
     fig.update_xaxes(type="category", tickmode="array", tickvals=list(classes), ticktext=list(classes))
-    return _layout(fig, f"Models compared on the same clip: {what}", 380)
+    note = "Each model's probability per class for this clip" + (f"; {key} alone in {ZERO_MODE}." if key != "fused" else ".")
+    return _layout(fig, f"Models on this clip: {what}", 380, note)
 
 
 def spectrogram_figure(spectrogram: np.ndarray, sample_rate: int, hop_length: int, kind: str = "logmel") -> go.Figure:
@@ -83,7 +85,8 @@ def spectrogram_figure(spectrogram: np.ndarray, sample_rate: int, hop_length: in
                                hovertemplate="t %{x:.2f} s, " + bins + " %{y}: %{z:.2f}<extra></extra>"))
     fig.update_xaxes(title_text="time (s)")
     fig.update_yaxes(title_text=bins)
-    return _layout(fig, f"What the model heard: {kind} spectrogram, {spec.shape[0]} x {spec.shape[1]}", 300)
+    return _layout(fig, "What the model heard", 300,
+                   f"The {kind} spectrogram the models were given ({spec.shape[0]} {bins}s x {spec.shape[1]} frames), before normalisation.")
 
 
 def frames_strip(frames: np.ndarray, min_height: int = 128) -> np.ndarray:

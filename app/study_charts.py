@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.charts import _empty, layout, method_colour
+from app.charts import empty, layout, method_colour
 from app.tables import RESULT_COLUMNS
 
 BANDS = {"std": "mean ± sample std", "minmax": "min to max"}
@@ -90,9 +90,10 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def band_figure(bands: dict, metric: str = "acc", kind: str = "std", title_suffix: str = "") -> go.Figure:
     """Validation curves per method: the mean over seeds as a line, the band (std or min-max) shaded."""
-    title = f"Validation accuracy, {CURVE_METRICS.get(metric, metric)}: mean over seeds, band {BANDS.get(kind, kind)}{title_suffix}"
+    title = "Validation accuracy over seeds"
+    note = f"Validation accuracy, {CURVE_METRICS.get(metric, metric)}{title_suffix}: the mean over seeds, the band {BANDS.get(kind, kind)}."
     if not bands:
-        return _empty(title, "No validation curves yet: they appear as the study's runs train.")
+        return empty(title, "No validation curves yet: they appear as the study's runs train.", note=note)
     fig = go.Figure()
     for method, b in bands.items():
         colour = method_colour(method)
@@ -105,7 +106,7 @@ def band_figure(bands: dict, metric: str = "acc", kind: str = "std", title_suffi
                                  hovertemplate="%{y:.1f}%"))
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 100], title_text="validation accuracy (%)")
-    return layout(fig, title, 440)
+    return layout(fig, title, 440, note)
 
 
 def _number(label: str) -> float | None:
@@ -118,7 +119,8 @@ def _number(label: str) -> float | None:
 def sweep_figure(summary: dict, sweep_key: str, metric: str = "acc", methods: Sequence[str] | None = None) -> go.Figure:
     """A test metric against the swept value, one line per method, error bars one sample std."""
     name = RESULT_COLUMNS.get(metric, metric).replace(" (%)", "")
-    title = f"Test {name} against {sweep_key}: mean over seeds, error bars ± one sample std"
+    title = f"Test {name} across the sweep"
+    note = f"Test {name} against {sweep_key}: the mean over seeds, error bars ± one sample std."
     values = [v for v in summary if _number(v) is not None]
     values.sort(key=_number)
     fig = go.Figure()
@@ -133,11 +135,11 @@ def sweep_figure(summary: dict, sweep_key: str, metric: str = "acc", methods: Se
             hovertemplate="%{y:.1f}%",
         ))
     if not fig.data:
-        return _empty(title, "No finished runs to plot yet.")
+        return empty(title, "No finished runs to plot yet.", note=note)
     xs = [_number(v) for v in values]
     wide = min(xs) > 0 and max(xs) / min(xs) >= 8  # e.g. alpha 0.5, 2, 8: even steps on a log axis
     fig.update_xaxes(title_text=sweep_key + (" (log scale)" if wide else ""), type="log" if wide else "linear",
                      tickvals=xs, ticktext=values)
     fig.update_yaxes(title_text=f"test {name} (%)")
     fig.update_layout(hovermode="closest")
-    return layout(fig, title, 420)
+    return layout(fig, title, 420, note)

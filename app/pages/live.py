@@ -3,7 +3,7 @@
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, method_charts, state, tables
+from app import charts, method_charts, show, state, tables
 
 state.ensure_router()
 engine = state.get_engine()
@@ -49,8 +49,7 @@ def live_view(run_id: str, polling: bool) -> None:
     if snap.done and not any(e.get("type") == "eval" for e in events):
         st.info("This run ended before its first validation point: there are no curves to draw.")
         return
-    st.plotly_chart(charts.accuracy_figure(events, methods, epochs), key="acc")
-    st.caption("Per-modality accuracy is measured in **zero mode**: the fused head with the other modality's features set to 0.")
+    show.chart(charts.accuracy_figure(events, methods, epochs), key="acc")
     if snap.results:
         st.subheader("Test results")
         st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
@@ -64,17 +63,15 @@ def live_view(run_id: str, polling: bool) -> None:
                    + [f"{m} signals" for m in signalling], key="live_tabs")
     for tab, modality in zip(tabs, order):
         with tab:
-            st.plotly_chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
-            st.caption("Solid: the norm the encoder gets from the fused loss; dashed: from its own unimodal loss "
-                       "through the same head; dotted (click in the legend): what the method applied. Lower panel: their cosine.")
+            show.chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
     with tabs[2]:
-        st.plotly_chart(charts.loss_figure(events, methods, steps), key="loss")
+        show.chart(charts.loss_figure(events, methods, steps), key="loss")
     if "ogm-ge" in (methods or []):
         with tabs[3]:
-            st.plotly_chart(charts.imbalance_figure(events, methods, epochs), key="imbalance")
+            show.chart(charts.imbalance_figure(events, methods, epochs), key="imbalance")
     for tab, m in zip(tabs[len(tabs) - len(signalling):], signalling):
         with tab:
-            st.plotly_chart(method_charts.signals_figure(events, m, steps), key=f"signals_{m}")
+            show.chart(method_charts.signals_figure(events, m, steps), key=f"signals_{m}")
 
 
 live_view(run_id, polling)

@@ -6,7 +6,7 @@ import hashlib
 import streamlit as st
 
 from app import predict_charts as charts
-from app import state
+from app import show, state
 from dgl_engine.api import (
     MAX_UPLOAD_MB, SUPPORTED_AUDIO, SUPPORTED_IMAGE, SUPPORTED_VIDEO, MediaError, PredictError, RunStore,
     SamplesUnavailable, StoreError, load_predictor, playable_video, predict_many, sample_clip, wav_bytes,
@@ -179,7 +179,7 @@ if heard or seen:
     st.subheader("What the model saw")
 if heard:
     spec = next(p.audio_spec for p in predictors if p.method == heard.method)
-    st.plotly_chart(charts.spectrogram_figure(heard.spectrogram.numpy(), spec.sample_rate, spec.hop_length, spec.kind))
+    show.chart(charts.spectrogram_figure(heard.spectrogram.numpy(), spec.sample_rate, spec.hop_length, spec.kind))
 if seen:
     t, _, size, _ = seen.frames.shape
     st.image(charts.frames_strip(seen.frames.numpy()), caption=f"{t} frame{'s' if t > 1 else ''}, {size}x{size} px (before normalisation)")
@@ -206,6 +206,6 @@ for column, (method, result) in zip(st.columns(len(results)), results.items()):
         for warning in result.warnings:
             if warning not in shared_warnings:
                 st.warning(warning)
-        st.plotly_chart(charts.probs_figure(result.to_dict()), key=f"predict_probs_{method}")
+        show.chart(charts.probs_figure(result.to_dict()), key=f"predict_probs_{method}")
 if len(ok) > 1:
-    st.plotly_chart(charts.compare_figure({m: r.to_dict() for m, r in ok.items()}), key="predict_compare")
+    show.chart(charts.compare_figure({m: r.to_dict() for m, r in ok.items()}), key="predict_compare")

@@ -3,7 +3,7 @@
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, state, tables
+from app import charts, show, state, tables
 
 state.ensure_router()
 engine = state.get_engine()
@@ -37,8 +37,8 @@ else:
     st.subheader("Test metrics")
     st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
     st.caption(tables.IMBALANCE_NOTE)
-    st.plotly_chart(charts.modality_bar_figure(snap.results, methods), key="bars")
-    st.plotly_chart(charts.probe_bar_figure(snap.results, methods), key="probes")
+    show.chart(charts.modality_bar_figure(snap.results, methods), key="bars")
+    show.chart(charts.probe_bar_figure(snap.results, methods), key="probes")
 
     st.subheader("Confusion matrices (test split)")
     confusion = {e["method"]: e.get("confusion") or {} for e in events if e.get("type") == "test"}
@@ -49,7 +49,7 @@ else:
     which = c2.radio("Prediction", kinds or ["-"], horizontal=True, key="cm_kind",
                      format_func=lambda k: {"fused": "fused", "audio": "audio (zero mode)", "visual": "visual (zero mode)"}.get(k, k))
     if which in confusion.get(method, {}):
-        st.plotly_chart(charts.confusion_figure(confusion[method][which], classes, f"{method}: {which} prediction, test split"),
+        show.chart(charts.confusion_figure(confusion[method][which], classes, f"{method}: {which} prediction", "On the test split."),
                         key="confusion")
 
 st.subheader("Downloads")
@@ -91,6 +91,6 @@ st.subheader("Compare runs")
 chosen = st.multiselect("Runs to overlay (two or more)", list(labels), format_func=labels.get, key="compare")
 if len(chosen) >= 2:
     curves = [(labels[rid], state.poll(engine, rid)[1]) for rid in chosen]  # runs known by name in the legend
-    st.plotly_chart(charts.overlay_figure(curves), key="overlay")
+    show.chart(charts.overlay_figure(curves), key="overlay")
 elif chosen:
     st.caption("Choose at least one more run.")

@@ -4,7 +4,7 @@ plot, mean ± std tables and paired differences to joint with bootstrap interval
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import state, study_charts
+from app import show, state, study_charts
 from dgl_engine.api import BASELINE, SUMMARY_KEYS, curve_bands
 
 state.ensure_router()
@@ -59,13 +59,13 @@ def study_view(study_id: str, live: bool) -> None:
     ids = [p["run_id"] for p in record["points"] if p.get("run_id") and p["value"] == value]
     events = {rid: state.poll(engine, rid)[1] for rid in ids if record["run_status"].get(rid) != "deleted"}
     bands = curve_bands(record, events, value, metric, kind)
-    st.plotly_chart(study_charts.band_figure(bands, metric, kind, f" ({sweep} = {value})" if sweep else ""), key="study_bands")
+    show.chart(study_charts.band_figure(bands, metric, kind, f" ({sweep} = {value})" if sweep else ""), key="study_bands")
 
     if sweep:
         st.subheader(f"Test metrics against {sweep}")
         shown = st.selectbox("Metric", list(SUMMARY_KEYS), format_func=lambda k: study_charts.RESULT_COLUMNS[k],
                              key="study_sweep_metric")
-        st.plotly_chart(study_charts.sweep_figure(result["summary"], sweep, shown, methods), key="study_sweep")
+        show.chart(study_charts.sweep_figure(result["summary"], sweep, shown, methods), key="study_sweep")
     st.subheader("Test metrics: mean ± sample std over seeds (%)")
     st.dataframe(study_charts.summary_frame(result, sweep), hide_index=True, placeholder="–")
     st.subheader(f"Paired difference to {BASELINE}: mean [95% bootstrap CI] over seeds (points)")

@@ -3,7 +3,7 @@
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, state, tables
+from app import charts, show, state, tables, why_charts
 
 state.ensure_router()
 st.title("Why it happens")
@@ -24,9 +24,9 @@ c1, c2 = st.columns(2)
 other = c1.slider("Other modality's confidence: its logit margin for the true class", -2.0, 8.0, 3.0, 0.5, key="why_other",
                   help="0 = the other modality has not learned anything yet; 4 = it is already confident")
 classes = c2.slider("Number of classes", 2, 10, 6, key="why_classes")
-st.plotly_chart(charts.why_figure(other, classes), key="why_toy")
+show.chart(why_charts.why_figure(other, classes), key="why_toy")
 own = 0.0
-fused, alone = charts.error_signals([own], other, classes)
+fused, alone = why_charts.error_signals([own], other, classes)
 st.caption(f"For an encoder that has not learned yet (its margin 0): error signal {alone[0]:.2f} alone vs "
            f"{fused[0]:.2f} under fusion, {fused[0] / alone[0]:.0%} of it. Computed live; all other classes' logits equal.")
 
@@ -43,7 +43,7 @@ else:
     if snap is not None:
         st.caption(f"Run {run_id} ({snap.status}). Every few steps the trainer measures, on the current batch, the gradient each "
                    "encoder gets from the fused loss and from its own unimodal loss through the same head, before clipping.")
-        st.plotly_chart(charts.gradient_ratio_figure(events, snap.config.get("methods")), key="why_measured")
+        show.chart(why_charts.gradient_ratio_figure(events, snap.config.get("methods")), key="why_measured")
         st.caption("Below 1: fusion hands the encoder a smaller error signal than training it alone would. "
                    "Look at the joint model's visual encoder once audio is confident. DGL's encoders are trained by "
                    "their unimodal losses only, so for DGL the ratio shows the shrink it sidesteps.")

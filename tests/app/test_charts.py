@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from app import charts
+from app import charts, why_charts
 
 METHODS = ("audio-only", "visual-only", "joint", "dgl", "ogm-ge")
 
@@ -61,10 +61,19 @@ RESULTS = {
 }
 
 
+def _drawn(fig: go.Figure) -> list:
+    """The traces that draw data (not the legend-only entries that explain line styles)."""
+    return [t for t in fig.data if not (t.x is not None and len(t.x) == 1 and t.x[0] is None)]
+
+
+def _legend(fig: go.Figure) -> list[str]:
+    return [t.name for t in fig.data if t.showlegend is not False]
+
+
 def _colour_by_method(fig: go.Figure) -> dict[str, set[str]]:
     """method -> colours its traces use (traces are named '<method> · ...' or '<method>')."""
     out: dict[str, set[str]] = {}
-    for t in fig.data:
+    for t in _drawn(fig):
         method = t.name.split(" · ")[0]
         colour = t.marker.color if isinstance(t, go.Bar) else t.line.color
         out.setdefault(method, set()).add(colour)
@@ -85,11 +94,13 @@ def test_method_colours_fixed_distinct_and_stable_for_new_methods():
 
 def test_accuracy_figure_panels_per_method_with_modalities_and_zero_mode():
     fig = charts.accuracy_figure(make_events(), list(METHODS))
-    names = [t.name for t in fig.data]
+    names = [t.name for t in _drawn(fig)]
     assert "joint · fused" in names and "joint · visual (zero mode)" in names and "dgl · audio (zero mode)" in names
     assert "audio-only · audio (zero mode)" in names and not any(n.startswith("audio-only · fused") for n in names)
     assert len(names) == 1 + 1 + 3 * 3
-    assert "zero mode" in fig.layout.title.text
+    # The legend explains the line styles once; the panels' titles name the methods.
+    assert set(_legend(fig)) == {"fused", "audio (zero mode)", "visual (zero mode)"}
+    assert "zero mode" in charts.note(fig)
     assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis.title.text == "accuracy (%)"
     assert [a.text for a in fig.layout.annotations][: len(METHODS)] == list(METHODS)  # panel titles
     assert list(fig.layout.yaxis.range) == [0, 100]
@@ -115,7 +126,7 @@ def test_live_axes_span_the_whole_run_so_curves_grow():
 def test_gradient_figure_log_norms_and_cosine():
     fig = charts.gradient_figure(make_events(), "visual")
     assert fig.layout.title.text.startswith("Gradient reaching the visual encoder")
-    assert "before clipping" in fig.layout.title.text
+    assert "before clipping" in charts.note(fig)
     assert fig.layout.yaxis.type == "log" and "norm" in fig.layout.yaxis.title.text
     assert fig.layout.xaxis2.title.text == "step" and fig.layout.yaxis2.title.text == "cosine"
     names = [t.name for t in fig.data]
@@ -129,16 +140,17 @@ def test_gradient_figure_log_norms_and_cosine():
 
 
 def test_log_axes_get_readable_ticks_over_narrow_and_wide_ranges():
-    narrow = charts._log_ticks([0.95, 1.15])["tickvals"]
+    narrow = charts.log_ticks([0.95, 1.15])["tickvals"]
     assert len(narrow) >= 3 and 1.0 in narrow
-    assert charts._log_ticks([0.2, 3])["tickvals"] == pytest.approx([0.2, 0.5, 1, 2])
+    assert charts.log_ticks([0.2, 3])["tickvals"] == pytest.approx([0.2, 0.5, 1, 2])
     fig = charts.gradient_figure(make_events(), "visual")
     assert len(fig.layout.yaxis.tickvals) >= 3
 
 
 def test_loss_figure_terms_per_method():
     fig = charts.loss_figure(make_events())
-    names = {t.name for t in fig.data}
+    names = {t.name for t in _drawn(fig)}
+    assert set(_legend(fig)) == {"total loss", "fused loss", "audio loss", "visual loss"}
     assert {"dgl · total loss", "dgl · fused loss", "dgl · audio loss", "dgl · visual loss"} <= names
     assert "joint · fused loss" in names and "joint · total loss" not in names  # identical: drawn once
     assert "ogm-ge · ratio loss" not in names  # OGM-GE's coefficients are not losses
@@ -155,7 +167,7 @@ def test_imbalance_figure_only_multimodal_methods():
 
 def test_empty_events_give_a_titled_placeholder():
     for fig in (charts.accuracy_figure([]), charts.gradient_figure([], "audio"), charts.loss_figure([]),
-                charts.imbalance_figure([]), charts.gradient_ratio_figure([]), charts.overlay_figure([])):
+                charts.imbalance_figure([]), why_charts.gradient_ratio_figure([]), charts.overlay_figure([])):
         assert fig.layout.title.text and not fig.data and fig.layout.annotations
 
 
@@ -197,24 +209,25 @@ def test_overlay_figure_colour_per_method_dash_per_run():
 
 def test_error_signals_fusion_shrinks_the_error_once_the_other_modality_is_confident():
     own = np.linspace(-2, 6, 50)
-    fused, alone = charts.error_signals(own, other_margin=3.0, num_classes=6)
+    fused, alone = why_charts.error_signals(own, other_margin=3.0, num_classes=6)
     assert np.all(fused < alone) and np.all((0 < fused) & (alone < 1))
-    same, alone2 = charts.error_signals(own, other_margin=0.0, num_classes=6)
+    same, alone2 = why_charts.error_signals(own, other_margin=0.0, num_classes=6)
     np.testing.assert_allclose(same, alone2)  # an uninformative other modality changes nothing
     # agrees with a direct softmax computation
     z = np.zeros(6)
     z[0] = 1.5
     p = np.exp(z + np.eye(6)[0] * 3.0) / np.exp(z + np.eye(6)[0] * 3.0).sum()
-    assert charts.error_signals(np.array([1.5]), 3.0, 6)[0][0] == pytest.approx(1 - p[0])
+    assert why_charts.error_signals(np.array([1.5]), 3.0, 6)[0][0] == pytest.approx(1 - p[0])
 
 
 def test_why_figure_and_measured_ratio():
-    fig = charts.why_figure(4.0, 6)
+    fig = why_charts.why_figure(4.0, 6)
     assert len(fig.data) == 3 and "margin" in fig.layout.xaxis.title.text
     assert fig.layout.yaxis.title.text == "error signal 1 − p_y"
-    ratio = charts.gradient_ratio_figure(make_events())
-    assert {t.name for t in ratio.data} >= {"joint · visual encoder", "dgl · audio encoder"}
+    ratio = why_charts.gradient_ratio_figure(make_events())
+    assert {t.name for t in _drawn(ratio)} >= {"joint · visual encoder", "dgl · audio encoder"}
     assert ratio.layout.yaxis.type == "log"
+    assert set(_legend(ratio)) >= {"joint", "dgl", "audio encoder", "visual encoder"}
     joint_visual = next(t for t in ratio.data if t.name == "joint · visual encoder")
     assert list(joint_visual.y) == pytest.approx([0.3] * len(joint_visual.y))
     _assert_consistent_colours(ratio)
@@ -228,3 +241,48 @@ def test_a_method_s_own_signals_get_a_figure_each():
     assert method_charts.methods_with_signals(events) == ["mmpareto"]
     fig = method_charts.signals_figure(events, "mmpareto", 10)
     assert [t.name for t in fig.data] == ["cosine_audio"] and list(fig.data[0].y) == [0.1, 0.2, 0.30000000000000004]
+
+
+ALL_METHODS = ["audio-only", "visual-only", "joint", "dgl", "ogm-ge", "uni-aux", "dgl-no-fused-cut", "dgl-no-uni-cut",
+               "mmpareto", "pmr"]
+
+
+def _every_figure():
+    events = make_events()
+    yield charts.accuracy_figure(events, list(METHODS))
+    for m in ("audio", "visual"):
+        yield charts.gradient_figure(events, m)
+    yield charts.loss_figure(events)
+    yield charts.imbalance_figure(events)
+    yield charts.modality_bar_figure(RESULTS)
+    yield charts.probe_bar_figure(RESULTS)
+    yield charts.overlay_figure([("4 methods on synthetic (default) · finished · 02 Dec 08:13", events)])
+    yield why_charts.gradient_ratio_figure(events)
+    yield why_charts.why_figure(3.0, 6)
+    for fig in (charts.accuracy_figure([]), charts.gradient_figure([], "visual"), charts.loss_figure([]),
+                charts.imbalance_figure([]), charts.overlay_figure([]), why_charts.gradient_ratio_figure([])):
+        yield fig
+
+
+def test_titles_fit_a_phone_and_the_rest_is_said_in_the_note():
+    """Plotly cuts a title that does not fit (it never wraps): every title stays within
+    TITLE_MAX characters, and what a chart needs explained is its note (the page's caption)."""
+    for fig in _every_figure():
+        title = fig.layout.title.text
+        assert title and len(title) <= charts.TITLE_MAX, title
+        assert charts.note(fig), title
+        if fig.data:  # subplot titles (a placeholder's annotation is its message, centred alone)
+            for a in fig.layout.annotations:
+                assert len(a.text) <= charts.TITLE_MAX // 2, a.text
+
+
+def test_panels_two_a_row_and_a_legend_that_does_not_grow_with_methods():
+    """Four or ten methods: panels two a row (method names side by side fit a phone), and the
+    accuracy legend names the three line styles, not every method x modality."""
+    events = make_events(tuple(ALL_METHODS))
+    fig = charts.accuracy_figure(events, ALL_METHODS)
+    assert fig.layout.xaxis3.domain == fig.layout.xaxis.domain  # panel 3 starts the second row
+    assert len(_legend(fig)) <= 3
+    assert fig.layout.height == charts.PANEL_HEIGHT * 5 + 170
+    grad = charts.gradient_figure(events, "visual")
+    assert len(_legend(grad)) == len([m for m in ALL_METHODS if m != "audio-only"]) + 3

@@ -1,0 +1,20 @@
+"""How pages show a chart: the figure, then its note as a caption.
+
+A chart's title is short so it fits a phone (``charts.TITLE_MAX``); what the chart needs said
+beyond that travels with the figure (``charts.note``) and is written here, under it, where
+text wraps.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import charts
+
+
+def chart(fig: go.Figure, key: str | None = None, container=st) -> None:
+    container.plotly_chart(fig, key=key)
+    words = charts.note(fig)
+    if words:
+        container.caption(words)
