@@ -16,9 +16,10 @@ records = {r["run_id"]: r for r in runs}
 labels = compare.unique_labels({rid: state.run_label(r) for rid, r in records.items()})
 
 # A link's ?runs= chooses the runs when it differs from what this page last wrote there (a link
-# just opened, or Results' "compare"); otherwise the widget holds the choice.
+# just opened, or Results' "compare"); otherwise the widget holds the choice, which is also kept
+# when the page is opened from the sidebar (no ?runs=).
 in_url = st.query_params.get("runs", "")
-if in_url != st.session_state.get("compare_url"):
+if in_url and in_url != st.session_state.get("compare_url"):
     st.session_state["compare_runs"] = compare.parse_run_ids(in_url, list(records))
 chosen = [rid for rid in st.session_state.get("compare_runs", []) if rid in records]
 

@@ -134,3 +134,15 @@ def test_main_routes_to_compare(compared):
     at = AppTest.from_file(str(APP / "main.py"), default_timeout=60).run()
     at.switch_page("pages/compare.py").run()
     assert not at.exception and at.title[0].value == "Compare runs"
+
+
+def test_compare_keeps_its_runs_when_opened_without_a_link_and_follows_a_new_link(compared):
+    _, (a, b) = compared
+    at = page("compare", runs=a).run()
+    assert at.multiselect(key="compare_runs").value == [a]
+    at.query_params.pop("runs")  # opened again from the sidebar: no ?runs=
+    at.run()
+    assert at.multiselect(key="compare_runs").value == [a] and at.query_params["runs"] in (a, [a])
+    at.query_params["runs"] = f"{b},{a}"  # a new link
+    at.run()
+    assert not at.exception and at.multiselect(key="compare_runs").value == [b, a]
