@@ -10,6 +10,7 @@ pages = [
     st.Page("pages/live.py", title="Live", icon=":material/monitoring:"),
     st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
     st.Page("pages/studies.py", title="Studies", icon=":material/stacked_line_chart:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/why.py", title="Why it happens", icon=":material/school:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/movie:"),
 ]

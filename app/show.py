@@ -10,11 +10,13 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts
+from app import charts, exports
 
 
-def chart(fig: go.Figure, key: str | None = None, container=st) -> None:
-    container.plotly_chart(fig, key=key)
+def chart(fig: go.Figure, key: str | None = None, filename: str | None = None, container=st) -> None:
+    """The figure, its camera button saving in the format chosen in the sidebar (``exports``),
+    and its note."""
+    container.plotly_chart(fig, key=key, config=exports.image_options(exports.chosen_format(), filename or key or "chart"))
     words = charts.note(fig)
     if words:
         container.caption(words)

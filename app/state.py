@@ -25,6 +25,7 @@ PAGES = {  # page files, relative to app/main.py (the entry point)
     "results": "pages/results.py",
     "why": "pages/why.py",
     "studies": "pages/studies.py",
+    "compare": "pages/compare.py",
 }
 
 
@@ -254,9 +255,11 @@ def go(page: str, run_id: str | None = None) -> None:
         pass
 
 
-def link(page: str, label: str, icon: str | None = None, run_id: str | None = None, study_id: str | None = None) -> None:
+def link(page: str, label: str, icon: str | None = None, run_id: str | None = None, study_id: str | None = None,
+         **query: str) -> None:
     try:
-        params = {"session": owner(), **({"run": run_id} if run_id else {}), **({"study": study_id} if study_id else {})}
+        params = {"session": owner(), **({"run": run_id} if run_id else {}), **({"study": study_id} if study_id else {}),
+                  **{k: v for k, v in query.items() if v}}
         st.page_link(PAGES[page], label=label, icon=icon, query_params=params)
     except Exception:  # noqa: BLE001 - no navigation (a page run alone): say where to go instead
         st.markdown(f"{label}: open the **{page.capitalize()}** page.")

@@ -1,14 +1,15 @@
-"""Results: every past run, its test metrics, the paper's bar chart, downloads; compare runs."""
+"""Results: every past run, its test metrics, the paper's bar chart, downloads, a link to share it."""
 
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, show, state, tables
+from app import charts, exports, share, show, state, tables
 
 state.ensure_router()
 engine = state.get_engine()
 st.title("Results")
 runs = state.runs_or_stop(engine)
+exports.format_choice()
 
 st.dataframe(tables.runs_frame(runs), hide_index=True, placeholder="–")
 records = {r["run_id"]: r for r in runs}
@@ -28,6 +29,9 @@ st.caption(state.run_summary(snap))
 if record.get("study"):
     state.link("studies", f"Part of study {record['study']}: all its seeds on Studies", icon=":material/stacked_line_chart:",
                study_id=record["study"])
+share.link_box("this run", run=run_id)
+state.link("compare", "Compare it with other runs: any curve, test metrics side by side, settings that differ",
+           icon=":material/compare_arrows:", runs=run_id)
 methods = snap.config.get("methods") or None
 if not snap.results:
     st.info("No test results: they appear when a run finishes.")
@@ -37,8 +41,8 @@ else:
     st.subheader("Test metrics")
     st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
     st.caption(tables.IMBALANCE_NOTE)
-    show.chart(charts.modality_bar_figure(snap.results, methods), key="bars")
-    show.chart(charts.probe_bar_figure(snap.results, methods), key="probes")
+    show.chart(charts.modality_bar_figure(snap.results, methods), key="bars", filename=f"{run_id}-accuracy")
+    show.chart(charts.probe_bar_figure(snap.results, methods), key="probes", filename=f"{run_id}-probes")
 
     st.subheader("Confusion matrices (test split)")
     confusion = {e["method"]: e.get("confusion") or {} for e in events if e.get("type") == "test"}
@@ -50,7 +54,7 @@ else:
                      format_func=lambda k: {"fused": "fused", "audio": "audio (zero mode)", "visual": "visual (zero mode)"}.get(k, k))
     if which in confusion.get(method, {}):
         show.chart(charts.confusion_figure(confusion[method][which], classes, f"{method}: {which} prediction", "On the test split."),
-                        key="confusion")
+                      key="confusion", filename=f"{run_id}-{method}-{which}-confusion")
 
 st.subheader("Downloads")
 # Each file is made when its button is pressed (a callable), not on every rerun: a long run's
@@ -86,11 +90,3 @@ if state.may_change(snap.owner):
                             default=False) is None:
                 state.forget(run_id)
                 st.rerun()
-
-st.subheader("Compare runs")
-chosen = st.multiselect("Runs to overlay (two or more)", list(labels), format_func=labels.get, key="compare")
-if len(chosen) >= 2:
-    curves = [(labels[rid], state.poll(engine, rid)[1]) for rid in chosen]  # runs known by name in the legend
-    show.chart(charts.overlay_figure(curves), key="overlay")
-elif chosen:
-    st.caption("Choose at least one more run.")

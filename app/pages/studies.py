@@ -4,7 +4,7 @@ plot, mean ± std tables and paired differences to joint with bootstrap interval
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import show, state, study_charts
+from app import exports, share, show, state, study_charts
 from dgl_engine.api import BASELINE, SUMMARY_KEYS, curve_bands
 
 state.ensure_router()
@@ -20,6 +20,7 @@ if not studies:
     state.link("experiment", "Go to Experiment", icon=":material/tune:")
     st.stop()
 
+exports.format_choice()
 labels = {s["study_id"]: study_charts.study_label(s) for s in studies}
 wanted = st.query_params.get("study") or st.session_state.get("study_id")
 current = wanted if wanted in labels else next(iter(labels))
@@ -28,6 +29,7 @@ study_id = st.selectbox("Study", list(labels), index=list(labels).index(current)
 st.session_state["study_id"] = study_id
 if st.query_params.get("study") != study_id:
     st.query_params["study"] = study_id
+share.link_box("this study", study=study_id)
 live = next(s for s in studies if s["study_id"] == study_id)["status"] in ("queued", "running")
 
 
@@ -59,24 +61,35 @@ def study_view(study_id: str, live: bool) -> None:
     ids = [p["run_id"] for p in record["points"] if p.get("run_id") and p["value"] == value]
     events = {rid: state.poll(engine, rid)[1] for rid in ids if record["run_status"].get(rid) != "deleted"}
     bands = curve_bands(record, events, value, metric, kind)
-    show.chart(study_charts.band_figure(bands, metric, kind, f" ({sweep} = {value})" if sweep else ""), key="study_bands")
+    show.chart(study_charts.band_figure(bands, metric, kind, f" ({sweep} = {value})" if sweep else ""), key="study_bands",
+                  filename=f"{study_id}-curves")
 
     if sweep:
         st.subheader(f"Test metrics against {sweep}")
         shown = st.selectbox("Metric", list(SUMMARY_KEYS), format_func=lambda k: study_charts.RESULT_COLUMNS[k],
                              key="study_sweep_metric")
-        show.chart(study_charts.sweep_figure(result["summary"], sweep, shown, methods), key="study_sweep")
+        show.chart(study_charts.sweep_figure(result["summary"], sweep, shown, methods), key="study_sweep",
+                      filename=f"{study_id}-sweep-{shown}")
     st.subheader("Test metrics: mean ± sample std over seeds (%)")
-    st.dataframe(study_charts.summary_frame(result, sweep), hide_index=True, placeholder="–")
+    summary = study_charts.summary_frame(result, sweep)
+    st.dataframe(summary, hide_index=True, placeholder="–")
+    exports.csv_button(summary, f"{study_id}-summary.csv", key="study_summary_csv")
     st.subheader(f"Paired difference to {BASELINE}: mean [95% bootstrap CI] over seeds (points)")
     if result["paired"]:
-        st.dataframe(study_charts.paired_frame(result, sweep), hide_index=True, placeholder="–")
+        paired = study_charts.paired_frame(result, sweep)
+        st.dataframe(paired, hide_index=True, placeholder="–")
+        exports.csv_button(paired, f"{study_id}-paired.csv", key="study_paired_csv")
     else:
         st.caption(f"No paired differences: {BASELINE} is not among this study's methods." if BASELINE not in methods
                    else "No finished runs yet.")
     with st.expander("Runs of this study"):
-        st.dataframe(study_charts.runs_frame(record), hide_index=True)
+        members = study_charts.runs_frame(record)
+        st.dataframe(members, hide_index=True)
+        exports.csv_button(members, f"{study_id}-runs.csv", key="study_runs_csv")
         st.caption("Open one on Results with its run id (each is an ordinary run).")
+    study_runs = [p["run_id"] for p in record["points"] if p.get("run_id") and record["run_status"].get(p["run_id"]) != "deleted"]
+    state.link("compare", "Compare this study's runs one by one (colour them by seed or by the swept setting)",
+               icon=":material/compare_arrows:", runs=",".join(study_runs))
 
 
 study_view(study_id, live)

@@ -247,14 +247,12 @@ def test_results_delete_needs_confirmation(stored):
     assert not (home / run_id).exists() and state.get_engine().runs() == []
 
 
-def test_results_overlays_two_runs(stored):
+def test_results_sends_runs_to_compare(stored):
+    """Overlays of several runs live on Compare (tests/app/test_compare_page.py); Results links there with its run."""
     home, run_id = stored
-    other = _copy_run(home, run_id, home, "copy-of-small-run")
     at = page("results", run=run_id).run()
-    n = len(at.get("plotly_chart"))
-    at.multiselect(key="compare").set_value([run_id, other]).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == n + 1
+    assert "Compare it with other runs" in texts(at.markdown)  # a page run alone: the link says where to go
 
 
 # ----- Why it happens ----------------------------------------------------------------------------
