@@ -324,7 +324,8 @@ def _bars(results: dict, methods: Sequence[str] | None, groups: list[tuple[str, 
 def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
     """The bar chart the paper opens with: each modality's test accuracy inside each multimodal
     model (zero mode) next to its unimodal model, and the fused accuracy."""
-    groups = [("acc_audio", "audio (zero mode)"), ("acc_visual", "visual (zero mode)"), ("_fused", "fused")]
+    # Two-line labels: on a phone one-line ones are tilted and run into the legend.
+    groups = [("acc_audio", "audio<br>(zero mode)"), ("acc_visual", "visual<br>(zero mode)"), ("_fused", "fused")]
     fused_only = {m: {**r, "_fused": r.get("acc") if ("acc_audio" in r and "acc_visual" in r) else None} for m, r in results.items()}
     return _bars(fused_only, methods, groups, "Test accuracy per modality", "test accuracy (%)",
                  "Each modality inside the multimodal models (zero mode) next to its unimodal model, and the fused accuracy.")
@@ -332,7 +333,7 @@ def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> 
 
 def probe_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:
     """Linear-probe accuracy of each frozen encoder: the fair measure of encoder quality."""
-    groups = [("probe_audio", "audio encoder"), ("probe_visual", "visual encoder")]
+    groups = [("probe_audio", "audio<br>encoder"), ("probe_visual", "visual<br>encoder")]
     return _bars(results, methods, groups, "Linear-probe test accuracy", "probe accuracy (%)",
                  "A linear classifier on each frozen encoder's features (probe mode): the fair measure of encoder quality.")
 

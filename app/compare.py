@@ -200,6 +200,15 @@ def test_frame(records: Sequence[Mapping], labels: Mapping[str, str], methods: S
     return pd.DataFrame(rows, columns=columns)
 
 
+def main_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The test table with the Results table's metrics only (not the loss), after its run, group
+    and method columns: what fits a laptop's screen."""
+    main = {*RESULT_COLUMNS.values(), "imbalance ratio"}
+    cols = list(frame.columns)
+    lead = cols[: cols.index("method") + 1]
+    return frame[lead + [c for c in cols[len(lead):] if c in main]]
+
+
 def diff_frame(diff: Mapping[str, Mapping[str, str]], labels: Mapping[str, str]) -> pd.DataFrame:
     """The config diff as a table: one row per differing setting, one column per run (by label)."""
     runs = list(dict.fromkeys(rid for values in diff.values() for rid in values))

@@ -20,6 +20,13 @@ pages = [
 for key in [k for k in st.session_state if str(k).startswith("exp_")]:
     st.session_state[key] = st.session_state[key]
 
+# Streamlit's wide layout keeps 5rem of padding each side; on a 1280 px laptop that cost the
+# tables their last columns. 2rem is still clear of the edges (and a phone keeps its 1rem).
+# Page links wrap instead of ending in "..." on a phone.
+st.html("<style>@media (min-width: 640px) {[data-testid='stMainBlockContainer'] "
+        "{padding-left: 2rem; padding-right: 2rem;}} "
+        "[data-testid='stPageLink'] p {white-space: normal; overflow: visible;}</style>")
+
 with st.sidebar:
     st.markdown("**DGL Lab** · modality imbalance, seen live")
     st.caption("Joint training starves the slower modality; Disentangled Gradient Learning (DGL) gives each encoder its own gradient back.")

@@ -7,10 +7,11 @@ text wraps.
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts, exports
+from app import charts, exports, tables
 
 
 def chart(fig: go.Figure, key: str | None = None, filename: str | None = None, container=st) -> None:
@@ -20,3 +21,23 @@ def chart(fig: go.Figure, key: str | None = None, filename: str | None = None, c
     words = charts.note(fig)
     if words:
         container.caption(words)
+
+
+# Columns whose content is long text: a fixed width (the cell shows the whole text on hover),
+# so one long name or method list does not push the numbers off a laptop's screen.
+WIDE_TEXT = {"name": 190, "methods": 170, "run": 90}
+
+
+def table(frame: pd.DataFrame, key: str | None = None, container=st, **kwargs) -> None:
+    """A dataframe as every page shows one: no index, short headers (``tables.headers``), the
+    first column pinned so that on a phone, where the table scrolls sideways, each row keeps
+    its name in view."""
+    config = {c: st.column_config.Column(h["label"], help=h["help"]) for c, h in tables.headers(frame).items()}
+    for c, width in WIDE_TEXT.items():
+        if c in frame.columns:
+            config[c] = st.column_config.Column(width=width)
+    if len(frame.columns):
+        first = frame.columns[0]
+        config[first] = st.column_config.Column(tables.HEADERS.get(first), pinned=True,
+                                                width=WIDE_TEXT.get(first))
+    container.dataframe(frame, hide_index=True, placeholder="–", column_config=config, key=key, **kwargs)

@@ -243,12 +243,12 @@ def is_done(status: str) -> bool:
 
 
 # ----- links between pages (they also work when a page runs alone under AppTest) --------------
-def go(page: str, run_id: str | None = None) -> None:
-    """Open another page (keeping this session's token and the run), as Start does with Live.
-    A page run alone (AppTest) has no navigation: then it stays where it is."""
+def go(page: str, run_id: str | None = None, study_id: str | None = None) -> None:
+    """Open another page (keeping this session's token and the run or study), as Start does
+    with Live. A page run alone (AppTest) has no navigation: then it stays where it is."""
     from streamlit.errors import StreamlitAPIException
 
-    params = {"session": owner(), **({"run": run_id} if run_id else {})}
+    params = {"session": owner(), **({"run": run_id} if run_id else {}), **({"study": study_id} if study_id else {})}
     try:
         st.switch_page(PAGES[page], query_params=params)
     except StreamlitAPIException:

@@ -5,7 +5,7 @@ differ. ?runs=id1,id2 opens it with those runs chosen."""
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import compare, compare_charts, curve_metrics, exports, share, show, state
+from app import compare, compare_charts, curve_metrics, exports, share, show, state, tables
 
 state.ensure_router()
 engine = state.get_engine()
@@ -80,7 +80,10 @@ table = compare.test_frame([records[rid] for rid in chosen], labels, methods, gr
 if table.empty:
     st.caption("No test results among the chosen runs: they appear when a run finishes.")
 else:
-    st.dataframe(table, hide_index=True, placeholder="–")
+    every = st.toggle("Every test metric (per-modality macro F1, other modes ...)", key="compare_every_metric",
+                      help="Off: the Results table's metrics, which fit a laptop's screen. The CSV always has every one.")
+    show.table(table if every else compare.main_columns(table))
+    st.caption(tables.UNITS_NOTE)
     exports.csv_button(table, "dgl-lab-compare-test-metrics.csv", key="compare_test_csv")
 
 st.subheader("Settings that differ")
@@ -90,6 +93,6 @@ elif not diff:
     st.caption("The chosen runs have identical settings.")
 else:
     settings = compare.diff_frame(diff, labels)
-    st.dataframe(settings, hide_index=True)
+    show.table(settings)
     exports.csv_button(settings, "dgl-lab-compare-settings.csv", key="compare_diff_csv")
 share.link_box("this comparison", runs=",".join(chosen))

@@ -227,7 +227,10 @@ if st.button("Start experiment", key="start", type="primary", icon=":material/pl
         st.error(f"Not started: {describe_error(exc)}")
     else:
         ss["exp_started"], ss["exp_study_started"] = (None, started) if study else (started, None)
-        if not study:
+        if study:
+            st.session_state["study_id"] = started
+            state.go("studies", study_id=started)  # a study opens on Studies, as a run opens on Live
+        else:
             state.watch(started)
             state.go("live", started)  # Start opens the run on Live
 

@@ -52,8 +52,8 @@ def live_view(run_id: str, polling: bool) -> None:
     show.chart(charts.accuracy_figure(events, methods, epochs), key="acc")
     if snap.results:
         st.subheader("Test results")
-        st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
-        st.caption(tables.IMBALANCE_NOTE)
+        show.table(tables.results_frame(snap.results, methods))
+        st.caption(f"{tables.UNITS_NOTE} {tables.IMBALANCE_NOTE}")
         state.link("results", "Bar charts, confusion matrices and downloads on Results", icon=":material/table_chart:", run_id=run_id)
     weak = tables.weaker_modality(events)  # the tabs open on the modality that is losing out
     order = (weak, "audio" if weak == "visual" else "visual")

@@ -11,7 +11,7 @@ st.title("Results")
 runs = state.runs_or_stop(engine)
 exports.format_choice()
 
-st.dataframe(tables.runs_frame(runs), hide_index=True, placeholder="–")
+show.table(tables.runs_frame(runs))
 records = {r["run_id"]: r for r in runs}
 labels = {rid: state.run_label(r) for rid, r in records.items()}
 current = state.current_run_id(engine)
@@ -39,8 +39,8 @@ if not snap.results:
         state.link("live", "Watch it live", icon=":material/monitoring:", run_id=run_id)
 else:
     st.subheader("Test metrics")
-    st.dataframe(tables.results_frame(snap.results, methods), hide_index=True, placeholder="–")
-    st.caption(tables.IMBALANCE_NOTE)
+    show.table(tables.results_frame(snap.results, methods))
+    st.caption(f"{tables.UNITS_NOTE} {tables.IMBALANCE_NOTE}")
     show.chart(charts.modality_bar_figure(snap.results, methods), key="bars", filename=f"{run_id}-accuracy")
     show.chart(charts.probe_bar_figure(snap.results, methods), key="probes", filename=f"{run_id}-probes")
 

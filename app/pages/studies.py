@@ -72,19 +72,19 @@ def study_view(study_id: str, live: bool) -> None:
                       filename=f"{study_id}-sweep-{shown}")
     st.subheader("Test metrics: mean ± sample std over seeds (%)")
     summary = study_charts.summary_frame(result, sweep)
-    st.dataframe(summary, hide_index=True, placeholder="–")
+    show.table(summary)
     exports.csv_button(summary, f"{study_id}-summary.csv", key="study_summary_csv")
     st.subheader(f"Paired difference to {BASELINE}: mean [95% bootstrap CI] over seeds (points)")
     if result["paired"]:
         paired = study_charts.paired_frame(result, sweep)
-        st.dataframe(paired, hide_index=True, placeholder="–")
+        show.table(paired)
         exports.csv_button(paired, f"{study_id}-paired.csv", key="study_paired_csv")
     else:
         st.caption(f"No paired differences: {BASELINE} is not among this study's methods." if BASELINE not in methods
                    else "No finished runs yet.")
     with st.expander("Runs of this study"):
         members = study_charts.runs_frame(record)
-        st.dataframe(members, hide_index=True)
+        show.table(members)
         exports.csv_button(members, f"{study_id}-runs.csv", key="study_runs_csv")
         st.caption("Open one on Results with its run id (each is an ordinary run).")
     study_runs = [p["run_id"] for p in record["points"] if p.get("run_id") and record["run_status"].get(p["run_id"]) != "deleted"]

@@ -73,7 +73,7 @@ if run_id is not None and snap is not None:
     present = [m for m in ABLATIONS if m in (snap.results or {})]
     if len(present) >= 2:
         st.caption(f"Test metrics of run {run_id} for the methods of this table it trained:")
-        st.dataframe(tables.results_frame(snap.results, present), hide_index=True, placeholder="–")
+        show.table(tables.results_frame(snap.results, present))
     else:
         st.caption("Your latest run does not include the ablations: choose `uni-aux`, `dgl-no-fused-cut` and "
                    "`dgl-no-uni-cut` next to `joint` and `dgl` on Experiment to see them measured here.")

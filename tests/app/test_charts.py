@@ -175,7 +175,7 @@ def test_modality_bar_figure_is_the_papers_opening_chart():
     fig = charts.modality_bar_figure(RESULTS)
     assert [t.name for t in fig.data] == list(RESULTS)
     joint = next(t for t in fig.data if t.name == "joint")
-    assert list(joint.x) == ["audio (zero mode)", "visual (zero mode)", "fused"]
+    assert list(joint.x) == ["audio<br>(zero mode)", "visual<br>(zero mode)", "fused"]
     assert list(joint.y) == pytest.approx([79, 30, 88])
     visual_only = next(t for t in fig.data if t.name == "visual-only")
     assert visual_only.y[0] is None and visual_only.y[1] == pytest.approx(60) and visual_only.y[2] is None
@@ -286,3 +286,17 @@ def test_panels_two_a_row_and_a_legend_that_does_not_grow_with_methods():
     assert fig.layout.height == charts.PANEL_HEIGHT * 5 + 170
     grad = charts.gradient_figure(events, "visual")
     assert len(_legend(grad)) == len([m for m in ALL_METHODS if m != "audio-only"]) + 3
+
+
+def test_tables_show_short_headers_and_keep_full_names_for_the_csv():
+    from app import tables
+
+    frame = tables.results_frame(RESULTS)
+    shown = tables.headers(frame)
+    assert shown["audio, zero mode (%)"] == {"label": "audio · zero", "help": "audio, zero mode (%)"}
+    assert all(len(h["label"]) <= 14 for h in shown.values())  # fits a laptop: see README "Layout"
+    assert "fused (%)" in frame.to_csv(index=False).splitlines()[0]  # the CSV keeps the full names
+    runs = tables.runs_frame([{"run_id": "r1", "created": 0, "status": "finished", "seconds": 3.0,
+                               "config": {"name": "joint vs dgl", "methods": ["joint", "dgl"]}, "results": RESULTS}])
+    assert list(runs.columns)[0] == "name" and list(runs.columns)[-1] == "run"  # known by name; the id last
+    assert runs["best (fused %)"][0] == "dgl 94.0"

@@ -178,3 +178,10 @@ def test_image_options_set_the_format_of_plotly_s_camera_button():
 ])
 def test_share_url_never_carries_a_token(base, params, expected):
     assert share.share_url(base, params) == expected
+
+
+def test_main_columns_keep_the_results_tables_metrics_after_run_and_method():
+    import pandas as pd
+
+    frame = pd.DataFrame(columns=["run", "train.lr", "method", "fused (%)", "audio, head mode (%)", "test loss"])
+    assert list(compare.main_columns(frame).columns) == ["run", "train.lr", "method", "fused (%)"]

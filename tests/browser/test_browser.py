@@ -7,106 +7,22 @@ a browser. Skipped without it, unless DGL_LAB_REQUIRE_BROWSER=1 (CI), where it f
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.browser.conftest import set_number as _set_number
+
 STEP = re.compile(r"step (\d+) / (\d+)")
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("DGL_LAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, chromium_path):
-    """The app served by `streamlit run app/main.py` on a free port, with an empty run store."""
-    home = tmp_path_factory.mktemp("browser-runs")
-    port = _free_port()
-    log = open(home / "streamlit.log", "w")
-    env = {**os.environ, "DGL_LAB_HOME": str(home)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while not _healthy(url):
-            if proc.poll() is not None or time.time() > deadline:
-                log.flush()
-                pytest.fail(f"streamlit did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def page(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1900})
-        finally:
-            browser.close()
-
-
 def _step(page) -> tuple[int, int] | None:
     found = STEP.search(page.inner_text("body"))
     return (int(found.group(1)), int(found.group(2))) if found else None
-
-
-def _set_number(page, key: str, value: int) -> None:
-    box = page.locator(f".st-key-{key} input")
-    box.fill(str(value))
-    box.press("Enter")
-    page.wait_for_function(
-        "([sel, v]) => document.querySelector(sel) && document.querySelector(sel).value === v",
-        arg=[f".st-key-{key} input", str(value)],
-    )
 
 
 def test_start_watch_and_read_results(page, app_url, tmp_path, shared_data):
