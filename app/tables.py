@@ -55,7 +55,7 @@ HEADERS = {
     "imbalance ratio": "imbalance", "test loss": "loss",
     "official: best test epoch (%) (selected on the test set: optimistic)": "official best",
     "official: best epoch": "best epoch", "official: final epoch on the clips its loader scores (%)": "official subset",
-    "best fused acc (%)": "best fused", "seconds": "time (s)",
+    "seconds": "time (s)",
 }
 UNITS_NOTE = "Accuracies in %; Shapley contributions in points of accuracy. Hover a header for its full name."
 
