@@ -82,15 +82,26 @@ def app_url(app_home, chromium_path):
 
 
 @pytest.fixture(scope="package")
-def page(chromium_path):
+def browser(chromium_path):
+    """One Chromium for the package: Playwright's sync API runs one event loop per thread, so every
+    browser test shares this one rather than starting its own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1900})
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+@pytest.fixture(scope="package")
+def page(browser):
+    tab = browser.new_page(viewport={"width": 1400, "height": 1900})
+    try:
+        yield tab
+    finally:
+        tab.close()
 
 
 def set_number(page, key: str, value: int) -> None:

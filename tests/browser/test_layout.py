@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS, ROOT, set_number as _set_number
+from tests.browser.conftest import ROOT, set_number as _set_number
 
 pytestmark = pytest.mark.browser
 
@@ -70,45 +70,37 @@ def _settle(pg, charts: int) -> None:
     time.sleep(1.5)  # plotly's last layout pass (legend, automargins) after the first draw
 
 
-def test_every_page_reads_at_laptop_and_phone_size(app_url, app_home, chromium_path, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-
+def test_every_page_reads_at_laptop_and_phone_size(app_url, app_home, browser, tmp_path):
     run_id = _ensure_a_finished_run(app_home)
     pages = {"experiment": ("", 0), "live": (f"live?run={run_id}", 3), "results": (f"results?run={run_id}", 2),
              "why": (f"why?run={run_id}", 2), "compare": (f"compare?runs={run_id}", 1), "predict": ("predict", 0),
              "studies": ("studies", 0)}
     problems = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            for size, (w, h) in SIZES.items():
-                pg = browser.new_page(viewport={"width": w, "height": h})
-                pg.set_default_timeout(60_000)
-                for name, (path, charts) in pages.items():
-                    pg.goto(f"{app_url}/{path}")
-                    _settle(pg, charts)
-                    found = pg.evaluate(CHECK)
-                    # The whole page in the picture: as tall as its content, at the same width.
-                    tall = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-                    pg.set_viewport_size({"width": w, "height": min(max(h, tall), 12_000)})
-                    time.sleep(0.5)
-                    pg.screenshot(path=str(tmp_path / f"{name}-{size}.png"))
-                    pg.set_viewport_size({"width": w, "height": h})
-                    where = f"{name} at {w}x{h}"
-                    if found["overflow"] > 0:
-                        problems.append(f"{where}: the page overflows sideways by {found['overflow']} px")
-                    problems += [f"{where}: chart {i} cuts its title {t!r}" for i, t in found["cut"]]
-                    problems += [f"{where}: in chart {i}, {a!r} sits on {b!r}" for i, a, b in found["overlaps"]]
-                    problems += [f"{where}: the label {t!r} is cut" for t in found["labels"]]
-                    for i, t in enumerate(found["tables"]):
-                        if t["right"] > t["width"] + 1:
-                            problems.append(f"{where}: table {i} runs off the page")
-                        if size == "laptop" and t["hidden"] > 0:
-                            problems.append(f"{where}: table {i} hides {t['hidden']} px of columns")
-                pg.close()
-        finally:
-            browser.close()
+    for size, (w, h) in SIZES.items():
+        pg = browser.new_page(viewport={"width": w, "height": h})
+        pg.set_default_timeout(60_000)
+        for name, (path, charts) in pages.items():
+            pg.goto(f"{app_url}/{path}")
+            _settle(pg, charts)
+            found = pg.evaluate(CHECK)
+            # The whole page in the picture: as tall as its content, at the same width.
+            tall = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+            pg.set_viewport_size({"width": w, "height": min(max(h, tall), 12_000)})
+            time.sleep(0.5)
+            pg.screenshot(path=str(tmp_path / f"{name}-{size}.png"))
+            pg.set_viewport_size({"width": w, "height": h})
+            where = f"{name} at {w}x{h}"
+            if found["overflow"] > 0:
+                problems.append(f"{where}: the page overflows sideways by {found['overflow']} px")
+            problems += [f"{where}: chart {i} cuts its title {t!r}" for i, t in found["cut"]]
+            problems += [f"{where}: in chart {i}, {a!r} sits on {b!r}" for i, a, b in found["overlaps"]]
+            problems += [f"{where}: the label {t!r} is cut" for t in found["labels"]]
+            for i, t in enumerate(found["tables"]):
+                if t["right"] > t["width"] + 1:
+                    problems.append(f"{where}: table {i} runs off the page")
+                if size == "laptop" and t["hidden"] > 0:
+                    problems.append(f"{where}: table {i} hides {t['hidden']} px of columns")
+        pg.close()
     print(f"screenshots: {tmp_path}")
     assert not problems, "\n".join(problems)
 
