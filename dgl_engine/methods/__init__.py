@@ -15,6 +15,7 @@ from dgl_engine.methods.agm import AGM
 from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
 from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
+from dgl_engine.methods.inforeg import InfoReg
 from dgl_engine.methods.joint import Joint
 from dgl_engine.methods.mmpareto import MMPareto
 from dgl_engine.methods.ogm_ge import OGMGE
@@ -36,6 +37,7 @@ METHODS: dict[str, type[Method]] = {
     "pmr": PMR,
     "agm": AGM,
     "opm": OPM,
+    "inforeg": InfoReg,
 }
 
 
