@@ -17,6 +17,7 @@ from dgl_engine.methods.dgl import DGL
 from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
 from dgl_engine.methods.inforeg import InfoReg
 from dgl_engine.methods.joint import Joint
+from dgl_engine.methods.mla import MLA
 from dgl_engine.methods.mmpareto import MMPareto
 from dgl_engine.methods.ogm_ge import OGMGE
 from dgl_engine.methods.opm import OPM
@@ -38,6 +39,7 @@ METHODS: dict[str, type[Method]] = {
     "agm": AGM,
     "opm": OPM,
     "inforeg": InfoReg,
+    "mla": MLA,
 }
 
 
