@@ -5,8 +5,9 @@ Follows the official CREMA-D audio-visual path of lihongcs/AGM: ``GradMod`` with
 ``Modality_Audio`` / ``Modality_Visual`` / ``Modality_out`` and its backward hooks ``hooka`` /
 ``hookv`` (the CREMA-D model file, ``GradMod.forward``), and the multimodal branch of
 ``train`` in ``run/CREMAD_main.py`` (scores, ratios, coefficients, running averages, the
-AGM-only clip of the head gradient). The repository could not be fetched here; the code was
-read from the copies of those files in the code index, so no line numbers are given.
+AGM-only clip of the head gradient), defaults from ``utils/config.py``. The repository could
+not be fetched here; the code was read from copies of those files in a code index, so no line
+numbers are given.
 
 On a batch, with phi(S) the fused head's logits with the modalities outside S zeroed:
 
@@ -27,9 +28,10 @@ With our linear heads, ``m_a = W_a h_a + b / 2`` and ``m_v = W_v h_v + b / 2``: 
 encoder and the audio weights get ``c_a`` times their joint gradient, the visual ones ``c_v``,
 the bias ``(c_a + c_v) / 2``: "the gradients of each encoder scaled by its coefficient".
 
-Defaults: ``alpha`` 1.0 (doubtful: the official CREMA-D script's value could not be read here;
-the paper tunes alpha per dataset), ``head_clip`` 1.0 (the official hard-coded threshold and
-max norm).
+Defaults: ``alpha`` 1.0 (``utils/config.py``, ``parse_args``: ``--alpha`` default 1.0; its
+``Cramed_config`` does not override it; the paper tunes alpha per dataset and the value of its
+CREMA-D runs could not be read here), ``head_clip`` 1.0 (the official hard-coded threshold
+and max norm).
 
 Deliberate differences from the official code:
 - phi with a modality zeroed is the head on a zeroed *feature* (``unimodal_logits``, our
@@ -37,7 +39,8 @@ Deliberate differences from the official code:
   *input* (``pad_audio`` / ``pad_visual``): no extra encoder passes, no BN mode switch within a
   step, and the zeroed encoder's response to a blank input does not enter the update.
 - the official code modulates only between ``--modulation_starts`` and ``--modulation_ends``
-  (epochs); here AGM modulates at every step of the run. The running averages carry over
+  (epochs; defaults 0 and 20, with ``--EPOCHS`` 10: the whole run); here AGM modulates at every
+  step of the run. The running averages carry over
   epochs as the official ones do (they are passed from epoch to epoch).
 - the coefficients scale the gradient with ``c * m + (1 - c) * m.detach()`` (same value, same
   gradient as the official backward hooks), and everything stays on the device (no ``.item()``
