@@ -104,7 +104,9 @@ def evaluate(
                 outputs[f"{m}_slice"] = head.slice_logits(m, h)
     if method.multimodal:
         ratio = imbalance_ratio(head, h_a, h_v, labels)
-        shapley = shapley_accuracy(head, h_a, h_v, labels)
+        # Coalitions of the method's own answer (MLA answers with its entropy-weighted unimodal
+        # logits, not the fused head); for every other method predict is the fused head.
+        shapley = shapley_accuracy(lambda a, v: method.predict(model, a, v), h_a, h_v, labels)
     outputs = {k: v.float().cpu() for k, v in outputs.items()}
     labels = split.labels.cpu()
 

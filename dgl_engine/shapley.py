@@ -21,7 +21,8 @@ def shapley_pair(v_empty: float, v_audio: float, v_visual: float, v_both: float)
 
 
 def coalition_logits(head, h_a: torch.Tensor, h_v: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Logits (N, C) of the fusion head for each coalition, absent modalities zeroed."""
+    """Logits (N, C) of the fusion head for each coalition, absent modalities zeroed. ``head`` is
+    any (h_a, h_v) -> logits: the fusion head, or a method's answer (evaluate passes ``predict``)."""
     zero_a, zero_v = torch.zeros_like(h_a), torch.zeros_like(h_v)
     return {"empty": head(zero_a, zero_v), "audio": head(h_a, zero_v), "visual": head(zero_a, h_v), "both": head(h_a, h_v)}
 

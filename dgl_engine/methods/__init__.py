@@ -11,12 +11,16 @@ from collections.abc import Mapping
 import torch
 
 from dgl_engine.errors import unknown
+from dgl_engine.methods.agm import AGM
 from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
 from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
+from dgl_engine.methods.inforeg import InfoReg
 from dgl_engine.methods.joint import Joint
+from dgl_engine.methods.mla import MLA
 from dgl_engine.methods.mmpareto import MMPareto
 from dgl_engine.methods.ogm_ge import OGMGE
+from dgl_engine.methods.opm import OPM
 from dgl_engine.methods.pmr import PMR
 from dgl_engine.methods.uni_aux import UniAux
 from dgl_engine.methods.unimodal import AudioOnly, VisualOnly
@@ -32,6 +36,10 @@ METHODS: dict[str, type[Method]] = {
     "dgl-no-uni-cut": DGLNoUniCut,
     "mmpareto": MMPareto,
     "pmr": PMR,
+    "agm": AGM,
+    "opm": OPM,
+    "inforeg": InfoReg,
+    "mla": MLA,
 }
 
 
