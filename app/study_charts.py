@@ -16,7 +16,8 @@ from app.charts import empty, layout, method_colour
 from app.tables import RESULT_COLUMNS
 
 BANDS = {"std": "mean ± sample std", "minmax": "min to max"}
-CURVE_METRICS = {"acc": "fused", "acc_audio": "audio (zero mode)", "acc_visual": "visual (zero mode)"}
+CURVE_METRICS = {"acc": "fused", "acc_audio": "audio (zero mode)", "acc_visual": "visual (zero mode)",
+                 "acc_audio_head": "audio (head mode)", "acc_visual_head": "visual (head mode)"}
 
 
 def study_label(record: dict) -> str:

@@ -107,6 +107,8 @@ def load_predictor(store: RunStore, run_id: str, method: str) -> Predictor:
     try:
         with torch.device("meta"):  # no random initialisation (half a second for two ResNet-18s):
             model = AVModel(spec.config, spec.num_classes)  # every tensor comes from the checkpoint
+            if spec.heads:  # the method's own heads (G-Blend, MLB, DI-MML), with their trained weights
+                model.add_heads(spec.heads, 0)
         model.load_state_dict(state, assign=True)
         left = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
         if left:
@@ -339,7 +341,7 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
                                f"({_one_line(exc)[:200]})") from None
         fused = shapley = None
         if len(used) == 2:
-            fused = _answer(predictor.classes, head(features["audio"], features["visual"]))
+            fused = _answer(predictor.classes, fused_logits(predictor, features["audio"], features["visual"]))
             shapley = shapley_confidence(head, features["audio"], features["visual"])
         distances, unusable = out_of_distribution(predictor.sidecar, features)
         warnings += unusable
@@ -372,6 +374,25 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         ood=distances,
         shapley=shapley,
     )
+
+
+def fused_logits(predictor: Predictor, h_a: torch.Tensor, h_v: torch.Tensor) -> torch.Tensor:
+    """The method's own fused answer (1, C): the fusion head, or, for a method with heads of its
+    own, its ``predict`` (DI-MML's confidence-weighted mix of its three heads) with the run's
+    hyperparameters from the sidecar (the defaults where the sidecar has none or unusable ones)."""
+    if not getattr(predictor.model, "heads", None):
+        return predictor.model.fusion_head(h_a, h_v)
+    from dgl_engine.errors import ConfigError
+    from dgl_engine.methods import METHODS, create_method
+
+    if predictor.method not in METHODS:
+        return predictor.model.fusion_head(h_a, h_v)
+    given = predictor.sidecar.get("method_params")
+    try:
+        method = create_method(predictor.method, given if isinstance(given, dict) else None)
+    except ConfigError:
+        method = create_method(predictor.method)
+    return method.predict(predictor.model, h_a, h_v)
 
 
 def out_of_distribution(sidecar: dict, features: dict) -> tuple[dict, list[str]]:

@@ -13,6 +13,9 @@ import torch
 from dgl_engine.errors import unknown
 from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
+from dgl_engine.methods.di_mml import DIMML
+from dgl_engine.methods.gblend import GBlend
+from dgl_engine.methods.mlb import MLB
 from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
 from dgl_engine.methods.joint import Joint
 from dgl_engine.methods.mmpareto import MMPareto
@@ -32,6 +35,9 @@ METHODS: dict[str, type[Method]] = {
     "dgl-no-uni-cut": DGLNoUniCut,
     "mmpareto": MMPareto,
     "pmr": PMR,
+    "gblend": GBlend,
+    "mlb": MLB,
+    "di-mml": DIMML,
 }
 
 
@@ -49,8 +55,8 @@ def create_method(name: str, params: Mapping[str, float] | None = None, generato
 
 
 def describe_methods() -> dict:
-    """{name: {"modalities", "routing", "family", "params": {p: {"default", "min", "max", "help"}}}}."""
-    return {name: {"modalities": list(cls.modalities), "routing": cls.routing, "family": cls.family,
+    """{name: {"modalities", "routing", "family", "heads", "params": {p: {"default", "min", "max", "help"}}}}."""
+    return {name: {"modalities": list(cls.modalities), "routing": cls.routing, "family": cls.family, "heads": list(cls.heads),
                    "params": {p: spec.to_dict() for p, spec in cls.params.items()}}
             for name, cls in METHODS.items()}
 
