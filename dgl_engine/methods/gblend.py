@@ -118,7 +118,7 @@ class GBlend(Method):
             h_a = model.encode("audio", split.audio[start : start + batch_size])  # (b, D_a)
             h_v = model.encode("visual", split.visual[start : start + batch_size])  # (b, D_v)
             logits = (model.fusion_head(h_a, h_v), model.head_logits("audio", h_a), model.head_logits("visual", h_v))
-            sums += torch.stack([F.cross_entropy(z.float(), y, reduction="sum").double() for z in logits])
+            sums += torch.stack([F.cross_entropy(z, y, reduction="sum").double() for z in logits])
         model.train(was_training)
         return (sums / max(len(split), 1)).tolist()
 
