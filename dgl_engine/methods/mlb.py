@@ -48,7 +48,8 @@ from dgl_engine.models.fusion import ConcatFusion
 
 def true_class_probability(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean softmax probability of the true class (official ``score_0``): (B, C), (B,) -> ()."""
-    return torch.softmax(logits.detach().float(), dim=1).gather(1, labels[:, None]).mean()
+    z = logits.detach().to(torch.promote_types(logits.dtype, torch.float32))  # bf16 logits: at least float32
+    return torch.softmax(z, dim=1).gather(1, labels[:, None]).mean()
 
 
 def fused_weight_grad_scale(model, c_a: torch.Tensor, c_v: torch.Tensor) -> None:
