@@ -81,7 +81,8 @@ def duc_loss(h_a: torch.Tensor, h_v: torch.Tensor, audio_only: torch.Tensor, vis
     target = torch.arange(h_a.shape[0], device=h_a.device)
     v_logits = h_v[:, audio_only] @ h_a[:, audio_only].detach().T / temperature  # (B, B): vision learns from audio
     a_logits = h_a[:, visual_only] @ h_v[:, visual_only].detach().T / temperature  # (B, B): audio learns from vision
-    return F.cross_entropy(v_logits.float(), target) + F.cross_entropy(a_logits.float(), target)
+    dtype = torch.promote_types(v_logits.dtype, torch.float32)  # bf16 features: the softmax in at least float32
+    return F.cross_entropy(v_logits.to(dtype), target) + F.cross_entropy(a_logits.to(dtype), target)
 
 
 class DIMML(Method):
@@ -133,7 +134,7 @@ class DIMML(Method):
         shared_a = cross_entropy(model.head_logits("shared", h_a), labels)
         shared_v = cross_entropy(model.head_logits("shared", h_v), labels)
         fused = cross_entropy(model.fusion_head(h_a.detach(), h_v.detach()), labels)  # trains the fusion head only
-        contrast = torch.zeros((), device=h_a.device)
+        contrast = h_a.new_zeros(())
         if self.audio_only is not None:
             contrast = duc_loss(h_a, h_v, self.audio_only, self.visual_only, self.hp["temperature"])
         total = loss_a + loss_v + self.hp["weight"] * (shared_a + shared_v) + contrast + fused
