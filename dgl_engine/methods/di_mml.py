@@ -39,8 +39,9 @@ Deliberate differences from the official code:
 - one stage instead of two: the fusion head trains in the same step on detached features,
   ``CE(f(sg(h_a), sg(h_v)))``, so it never reaches an encoder (as the official stage 2, where
   the encoders are frozen), but it sees train-mode features of encoders still training, for the
-  same number of steps as the rest, with the run's optimiser (officially: a second run of 150
-  epochs, SGD lr 1e-3, encoders in eval mode).
+  same number of steps as the rest, with the run's optimiser (officially: a second run of 20
+  epochs, ``main_CFT_stage2.py`` ``--epochs`` default, line 29, SGD lr 1e-3 on the fusion head
+  alone, encoders in eval mode).
 - the DUC start is a share of the run, ``contrast_start`` = 20/150: it starts (and the
   dimensions are chosen) at epoch ceil(contrast_start x epochs), so short runs use it too.
 - the dimensions are chosen on the training split the trainer passes (``on_data``), in eval

@@ -3,14 +3,15 @@ with Multi-Loss Gradient Modulation", BMVC 2024; extended as "Multimodal Learnin
 Balance"; code: kkontras/MLB).
 
 Follows the official code:
-- the loss, ``agents/general_agent/helpers/Trainer.py``, ``calculate_loss`` (lines 222-235):
+- the loss, ``agents/general_agent/helpers/Trainer.py``, ``calculate_loss`` (lines 222-236):
   ``sum_k w_k CE(preds_k)`` over the fused output ``combined`` and the unimodal outputs ``c``
   (audio) and ``g`` (video), with ``multi_supervised_w = {combined: 1, c: 1, g: 1}``
   (``configs/CREMA_D/res/MLB.json``), one backward (line 254);
-- the unimodal outputs are each encoder's own linear classifier (``AClassifier_CREMAD_linearcls``
-  / ``VClassifier_CREMAD_linearcls``, ``models/OGM_Model.py`` lines 212-250: ``aclassifier``
-  on the pooled features; ``ConcatClassifier_CREMAD_OGM_pre.forward``, lines 1034-1062, returns
-  them as ``c`` / ``g``): here ``heads = ("audio", "visual")``;
+- the unimodal outputs are each encoder's own linear classifier (``AClassifier_CREMAD_linearcls``,
+  ``models/OGM_Model.py`` lines 212-257, and ``VClassifier_CREMAD_linearcls`` from line 18:
+  ``aclassifier`` on the pooled features; ``ConcatClassifier_CREMAD_OGM_pre.forward``, lines
+  1028-1063, returns them as ``c`` / ``g`` beside the fused ``combined``): here
+  ``heads = ("audio", "visual")``;
 - the balancing, ``Bias_Infusion_MLB`` (``method: "OGM-Mine"``, selected in
   ``pick_bias_infuser``), ``on_backward_end`` (lines 334-395) and ``_equalize_gradients``
   (lines 398-407), after the backward and before the optimiser step:
