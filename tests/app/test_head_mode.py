@@ -62,3 +62,17 @@ def test_compare_and_curve_pickers_and_studies_name_the_head_mode():
     assert compare.test_title("acc_audio_head") == "audio, head mode (%)"
     assert curve_metrics.eval_label("acc_visual_head") == "validation accuracy: visual (head mode)"
     assert study_charts.CURVE_METRICS["acc_audio_head"] == "audio (head mode)"
+
+
+def test_predict_charts_show_head_mode_answers_named_as_such():
+    from app import predict_charts
+
+    answer = {"label": "a", "probs": [0.7, 0.3]}
+    p = {"classes": ["a", "b"], "fused": answer, "audio": answer, "visual": answer, "method": "mlb",
+         "audio_head": {"label": "b", "probs": [0.2, 0.8]}, "visual_head": answer}
+    assert predict_charts.answers(p) == ["fused", "audio", "visual", "audio_head", "visual_head"]
+    fig = predict_charts.probs_figure(p)
+    assert [t.name for t in fig.data][-2:] == ["audio alone (head mode)", "visual alone (head mode)"]
+    assert "head mode" in charts.note(fig)
+    plain = predict_charts.probs_figure({k: v for k, v in p.items() if not k.endswith("_head")})
+    assert "head mode" not in charts.note(plain)
