@@ -76,3 +76,13 @@ def test_predict_charts_show_head_mode_answers_named_as_such():
     assert "head mode" in charts.note(fig)
     plain = predict_charts.probs_figure({k: v for k, v in p.items() if not k.endswith("_head")})
     assert "head mode" not in charts.note(plain)
+
+
+def test_study_summary_has_head_mode_columns_only_when_a_method_has_them():
+    mean = {"mean": 0.5, "std": 0.1, "n": 2}
+    result = {"summary": {"x": {"joint": {"acc": mean}, "mlb": {"acc": mean, "acc_audio_head": mean}}}, "paired": {}}
+    frame = study_charts.summary_frame(result)
+    assert "audio, head mode (%)" in frame.columns
+    assert frame.set_index("method").loc["mlb", "audio, head mode (%)"] == "50.0 ± 10.0"
+    plain = {"summary": {"x": {"joint": {"acc": mean}}}, "paired": {}}
+    assert not any("head" in c for c in study_charts.summary_frame(plain).columns)
