@@ -143,3 +143,18 @@ def test_gblend_negative_generalisation_gets_weight_zero():
     raw = {"fused": g_f / o_f**2, "audio": 0.0, "visual": g_v / o_v**2}
     assert w == pytest.approx({k: v / sum(raw.values()) for k, v in raw.items()})
     assert blend_weights(before, {k: (t, v + 1) for k, (t, v) in before.items()}, {"kept": 1}) == {"kept": 1}
+
+
+def test_a_run_too_short_for_a_schedule_is_warned_about():
+    import dataclasses
+
+    from dgl_engine.validate import resolve, validate
+    from tests.conftest import small_config
+
+    short = validate(resolve(small_config(methods=("joint", "gblend", "di-mml"), epochs=2)))
+    assert any("G-Blend" in w and "uniform" in w for w in short)
+    assert not any("DI-MML" in w for w in short)  # DUC starts at epoch ceil(2 x 20/150) = 1 of 2
+    long_enough = dataclasses.replace(small_config(methods=("gblend",), epochs=3), method_params={"gblend": {"super_epoch": 1}})
+    assert not any("G-Blend" in w for w in validate(resolve(long_enough)))
+    one = validate(resolve(small_config(methods=("di-mml",), epochs=1)))
+    assert any("DUC" in w for w in one)
