@@ -3,7 +3,7 @@ Networks Hard?", CVPR 2020), online version.
 
 The model has three outputs: the fused head ``f(h_a, h_v)`` and one unimodal head of its own per
 encoder (``heads = ("audio", "visual")``: the paper's late-fusion model with a classifier per
-modality, Sec. 3.3, Fig. 3). It trains on the blended loss (paper Eq. 4)
+modality, Sec. 3.3). It trains on the blended loss (Sec. 3.3)
 
     L_blend = w_fused CE(f(h_a, h_v)) + w_audio CE(g_a(h_a)) + w_visual CE(g_v(h_v)),  sum w = 1,
 
@@ -14,11 +14,11 @@ held-out validation split, at the super-epoch's start N and end N + n,
 
     G_k = L^V_N - L^V_{N+n}                      (generalisation: how much validation loss fell)
     O_k = (L^V_{N+n} - L^T_{N+n}) - (L^V_N - L^T_N)   (overfitting: how much the gap grew)
-    w_k = (G_k / O_k^2) / sum_j (G_j / O_j^2)    (paper Proposition 1 / Eq. 6: w* ~ G / O^2)
+    w_k = (G_k / O_k^2) / sum_j (G_j / O_j^2)    (Sec. 3.3, the optimal blend: w* ~ G / O^2)
 
-There is no official code. The estimate follows the paper's definitions and Algorithm 1
-(Gradient-Blending weight estimation); the schedule follows the widely used reimplementation in
-GeWu-Lab/BalanceBenchmark, ``balancemm/trainer/GBlending_trainer.py``: ``fit`` (lines 83-106:
+There is no official code. The estimate follows the paper's definitions (overfitting and
+generalisation over a window, Sec. 3.2) and its weight-estimation and online algorithms
+(Sec. 3.3); the schedule follows the widely used reimplementation in GeWu-Lab/BalanceBenchmark, ``balancemm/trainer/GBlending_trainer.py``: ``fit`` (lines 83-106:
 weights re-estimated when ``current_epoch % super_epoch == 0``), ``training_step`` (lines
 292-303: ``sum_k weights[k] * CE(output_k)``) and ``super_epoch_origin`` (lines 306-376: G, O
 and ``|G| / O^2`` normalised). Default ``super_epoch`` = 10 (its ``configs/trainer_config.yaml``,
@@ -55,7 +55,7 @@ OUTPUTS = ("fused", "audio", "visual")
 
 
 def blend_weights(before: dict, after: dict, previous: dict) -> dict:
-    """Paper Eq. 6: w_k ~ max(G_k, 0) / max(O_k^2, 1e-8), normalised; ``before`` / ``after``:
+    """The optimal blend (paper Sec. 3.3): w_k ~ max(G_k, 0) / max(O_k^2, 1e-8), normalised; ``before`` / ``after``:
     {output: (train loss, validation loss)} at the super-epoch's ends. Keeps ``previous`` when no
     output generalised."""
     raw = {}
