@@ -141,3 +141,31 @@ def test_di_mml_answer_is_the_confidence_weighted_mix_of_its_three_heads():
             conf = torch.tensor([float(torch.softmax(o[i], 0).max()) for o in outs], dtype=torch.float64)
             w = torch.softmax(conf / 0.3, 0)
             torch.testing.assert_close(got[i].double(), sum(w[k] * outs[k][i] for k in range(3)), rtol=1e-6, atol=1e-6)
+
+
+def test_di_mml_state_over_three_steps_no_duc_then_duc_with_the_chosen_dimensions():
+    model, audio, visual, labels = _setup("concat", seed=2)
+    train = Split(audio, visual, labels)
+    method = create_method("di-mml", {"temperature": TEMPERATURE, "contrast_start": 0.5})  # epoch 1 of 2
+    method.on_data(train, None)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    seen = []
+    for epoch, steps in ((0, 1), (1, 2)):
+        method.start_epoch(model, epoch, steps, 2)
+        if epoch == 1:
+            chosen = (method.audio_only.clone(), method.visual_only.clone())
+            assert len(chosen[0]) and len(chosen[1])  # both modalities have dimensions of their own here
+        for _ in range(steps):
+            ref = copy.deepcopy(model)
+            opt.zero_grad()
+            losses = method.backward(model, audio, visual, labels)
+            h_a, h_v = ref.encode("audio", audio), ref.encode("visual", visual)
+            if epoch == 0:
+                assert float(losses["contrast"]) == 0.0 and method.audio_only is None
+            else:  # the dimensions chosen at the epoch's start, kept for every step after
+                assert torch.equal(method.audio_only, chosen[0]) and torch.equal(method.visual_only, chosen[1])
+                duc = _official_duc(h_a, h_v, chosen[0].tolist(), chosen[1].tolist(), TEMPERATURE)
+                torch.testing.assert_close(losses["contrast"], duc.detach())
+            seen.append(float(losses["total"]))
+            opt.step()
+    assert len(seen) == 3 and len(set(seen)) == 3  # the model moves between steps
