@@ -113,3 +113,13 @@ def test_a_saved_model_reloads_with_its_heads_and_predicts_identically(tmp_path,
         h_a = model.encode("audio", data.val.audio[:4])
         h_v = model.encode("visual", data.val.visual[:4])
         torch.testing.assert_close(fused_logits(predictor, h_a, h_v), method.predict(model, h_a, h_v))
+
+
+def test_a_checkpoint_with_an_unknown_or_misshapen_head_is_refused_in_one_line():
+    from dgl_engine.sidecar import SidecarError, _check_state, state_heads
+
+    assert state_heads({"heads.audio.weight": torch.zeros(6, 4), "heads.audio.bias": torch.zeros(6)}) == ("audio",)
+    with pytest.raises(SidecarError, match="head 'oracle'"):
+        state_heads({"heads.oracle.weight": torch.zeros(6, 4)})
+    with pytest.raises(SidecarError, match="heads.visual.weight has 5 rows"):
+        _check_state({"fusion_head.fc.weight": torch.zeros(6, 8), "heads.visual.weight": torch.zeros(5, 4)}, 6)
