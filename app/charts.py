@@ -29,6 +29,7 @@ SOURCE_DASH = {"fused": "solid", "unimodal": "dash", "applied": "dot"}  # gradie
 LOSS_DASH = {"total": "dashdot", "fused": "solid", "audio": "dash", "visual": "dot"}
 RUN_DASH = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 MODE_NOTE = "zero mode: the fused head with the other modality's features set to 0"
+HEAD_MODE_NOTE = "head mode: the method's own classifier on that encoder (G-Blend, MLB, DI-MML)"
 
 
 def method_colour(method: str) -> str:
@@ -146,11 +147,20 @@ def _panels_height(rows: int) -> int:
 
 
 def _modality_keys(metric_names: set[str]) -> list[tuple[str, str]]:
-    """(metric key, modality) pairs a method reports: fused plus each modality, or its one modality."""
+    """(metric key, modality) pairs a method reports: fused plus each modality (zero mode, then
+    head mode for methods with heads of their own), or its one modality."""
     per_modality = [(f"acc_{m}", m) for m in ("audio", "visual") if f"acc_{m}" in metric_names]
     if len(per_modality) == 1:  # a unimodal model: its accuracy *is* that modality's
         return per_modality
-    return [("acc", "fused"), *per_modality]
+    heads = [(f"acc_{m}_head", m) for m in ("audio", "visual") if f"acc_{m}_head" in metric_names]
+    return [("acc", "fused"), *per_modality, *heads]
+
+
+def mode_style(key: str, modality: str) -> str:
+    """What a per-modality curve is called: 'fused', 'audio (zero mode)', 'audio (head mode)'."""
+    if modality == "fused":
+        return modality
+    return f"{modality} ({'head' if key.endswith('_head') else 'zero'} mode)"
 
 
 # ----- Live: accuracy, gradients, losses, imbalance -------------------------------------------
@@ -158,7 +168,8 @@ def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None
     """Validation accuracy over epochs: one panel per method (shared axes), fused and per modality.
     With ``epochs`` the x axis spans the whole run, so the curves grow from left to right."""
     title = "Validation accuracy"
-    note = f"One panel per method: fused accuracy (solid) and each modality's (per-modality {MODE_NOTE})."
+    note = (f"One panel per method: fused accuracy (solid) and each modality's (per-modality {MODE_NOTE}; "
+            f"thin lines, open markers: {HEAD_MODE_NOTE}).")
     evals = [e for e in events if e.get("type") == "eval" and e.get("split", "val") == "val"]
     methods = [m for m in methods_in(evals, methods, ("eval",)) if any(e["method"] == m for e in evals)]
     if not methods:
@@ -170,13 +181,14 @@ def accuracy_figure(events: Sequence[dict], methods: Sequence[str] | None = None
         names = set().union(*(e["metrics"] for e in mine))
         for key, modality in _modality_keys(names):
             pts = [(e["epoch"], 100 * e["metrics"][key]) for e in mine if key in e["metrics"]]
-            style = modality if modality == "fused" else f"{modality} (zero mode)"
+            style = mode_style(key, modality)
+            head = key.endswith("_head")  # head mode: thinner line, open markers
             styles[style] = None
             fig.add_trace(
                 go.Scatter(
                     x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{method} · {style}", legendgroup=method, showlegend=False,
-                    mode="lines+markers", line=dict(color=method_colour(method), dash=MODALITY_DASH[modality], width=2),
-                    marker=dict(symbol=MODALITY_SYMBOL[modality], size=6),
+                    mode="lines+markers", line=dict(color=method_colour(method), dash=MODALITY_DASH[modality], width=1 if head else 2),
+                    marker=dict(symbol=MODALITY_SYMBOL[modality] + ("-open" if head else ""), size=6),
                     hovertemplate="%{y:.1f}%",
                 ),
                 row=i // cols + 1, col=i % cols + 1,
@@ -326,9 +338,13 @@ def modality_bar_figure(results: dict, methods: Sequence[str] | None = None) -> 
     model (zero mode) next to its unimodal model, and the fused accuracy."""
     # Two-line labels: on a phone one-line ones are tilted and run into the legend.
     groups = [("acc_audio", "audio<br>(zero mode)"), ("acc_visual", "visual<br>(zero mode)"), ("_fused", "fused")]
+    note = "Each modality inside the multimodal models (zero mode) next to its unimodal model, and the fused accuracy."
+    shown = [r for m, r in results.items() if not methods or m in methods]
+    if any(r.get(f"acc_{m}_head") is not None for r in shown for m in ("audio", "visual")):
+        groups[2:2] = [("acc_audio_head", "audio<br>(head mode)"), ("acc_visual_head", "visual<br>(head mode)")]
+        note += f" Head mode: {HEAD_MODE_NOTE.removeprefix('head mode: ')}."
     fused_only = {m: {**r, "_fused": r.get("acc") if ("acc_audio" in r and "acc_visual" in r) else None} for m, r in results.items()}
-    return _bars(fused_only, methods, groups, "Test accuracy per modality", "test accuracy (%)",
-                 "Each modality inside the multimodal models (zero mode) next to its unimodal model, and the fused accuracy.")
+    return _bars(fused_only, methods, groups, "Test accuracy per modality", "test accuracy (%)", note)
 
 
 def probe_bar_figure(results: dict, methods: Sequence[str] | None = None) -> go.Figure:

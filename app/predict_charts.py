@@ -15,9 +15,13 @@ import plotly.graph_objects as go
 from app.charts import layout, method_colour  # one look and one colour per method across the app
 
 # Okabe-Ito, as elsewhere: fused black, audio orange, visual sky blue.
-ANSWER_COLOURS = {"fused": "#222222", "audio": "#E69F00", "visual": "#56B4E9"}
-ANSWER_NAMES = {"fused": "fused", "audio": "audio alone (zero mode)", "visual": "visual alone (zero mode)"}
+# Head mode (the method's own unimodal classifier: G-Blend, MLB, DI-MML): the same hue, darker.
+ANSWER_COLOURS = {"fused": "#222222", "audio": "#E69F00", "visual": "#56B4E9",
+                  "audio_head": "#D55E00", "visual_head": "#0072B2"}
+ANSWER_NAMES = {"fused": "fused", "audio": "audio alone (zero mode)", "visual": "visual alone (zero mode)",
+                "audio_head": "audio alone (head mode)", "visual_head": "visual alone (head mode)"}
 ZERO_MODE = "zero mode: the fused head with the other modality's features set to 0"
+HEAD_MODE = "head mode: the method's own classifier on that modality"
 
 
 def _layout(fig: go.Figure, title: str, height: int, note: str | None = None) -> go.Figure:
@@ -28,8 +32,9 @@ def _layout(fig: go.Figure, title: str, height: int, note: str | None = None) ->
 
 
 def answers(prediction: Mapping) -> list[str]:
-    """The answers a prediction has, in display order: fused, audio, visual."""
-    return [k for k in ("fused", "audio", "visual") if prediction.get(k) is not None]
+    """The answers a prediction has, in display order: fused, audio, visual (zero mode), then
+    audio, visual in head mode for methods with heads of their own."""
+    return [k for k in ("fused", "audio", "visual", "audio_head", "visual_head") if prediction.get(k) is not None]
 
 
 def probs_figure(prediction: Mapping, title: str | None = None) -> go.Figure:
@@ -52,6 +57,8 @@ def probs_figure(prediction: Mapping, title: str | None = None) -> go.Figure:
         method = prediction.get("method", "model")
         title = f"{method}: probabilities"
     note = f"Each modality alone in {ZERO_MODE}." if len(keys) > 1 else None
+    if note and any(k.endswith("_head") for k in keys):
+        note += f" Also in {HEAD_MODE}."
     return _layout(fig, title, 160 + len(classes) * (14 * len(keys) + 12), note)
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from app.charts import empty, layout, method_colour
-from app.tables import RESULT_COLUMNS
+from app.tables import RESULT_COLUMNS, result_columns
 
 BANDS = {"std": "mean ± sample std", "minmax": "min to max"}
-CURVE_METRICS = {"acc": "fused", "acc_audio": "audio (zero mode)", "acc_visual": "visual (zero mode)"}
+CURVE_METRICS = {"acc": "fused", "acc_audio": "audio (zero mode)", "acc_visual": "visual (zero mode)",
+                 "acc_audio_head": "audio (head mode)", "acc_visual_head": "visual (head mode)"}
 
 
 def study_label(record: dict) -> str:
@@ -64,11 +65,12 @@ def _diff_ci(d: dict | None) -> str | None:
 def summary_frame(result: dict, sweep_key: str | None = None) -> pd.DataFrame:
     """Test metrics as mean ± sample std over seeds (%), one row per (swept value, method)."""
     rows = []
+    columns = result_columns(m for methods in result.get("summary", {}).values() for m in methods.values())  # + head mode
     for value, methods in result.get("summary", {}).items():
         for method, metrics in methods.items():
             n = max((s["n"] for s in metrics.values()), default=0)
             rows.append({**({sweep_key: value} if sweep_key else {}), "method": method, "seeds": n,
-                         **{title: _mean_std(metrics.get(k)) for k, title in RESULT_COLUMNS.items()}})
+                         **{title: _mean_std(metrics.get(k)) for k, title in columns.items()}})
     return pd.DataFrame(rows)
 
 

@@ -19,13 +19,33 @@ RESULT_COLUMNS = {  # metric key -> column title; accuracies in %
 }
 
 
+# Head mode (a method's own unimodal classifier: G-Blend, MLB, DI-MML): columns shown only when
+# some method of the run has such heads, so other runs' tables keep their width.
+HEAD_COLUMNS = {"acc_audio_head": "audio, head mode (%)", "acc_visual_head": "visual, head mode (%)"}
+
+
+def result_columns(results) -> dict[str, str]:
+    """RESULT_COLUMNS, with the head-mode columns after the zero-mode ones when any of
+    ``results`` (metric dicts) has them."""
+    results = list(results)
+    if not any(r.get(k) is not None for r in results for k in HEAD_COLUMNS):
+        return dict(RESULT_COLUMNS)
+    out = {}
+    for key, title in RESULT_COLUMNS.items():
+        out[key] = title
+        if key == "acc_visual":
+            out.update(HEAD_COLUMNS)
+    return out
+
+
 def results_frame(results: dict, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Final test metrics, one row per method (unimodal methods: 'fused' is their modality)."""
     rows = []
+    columns = result_columns(results.values())
     for method in [m for m in (methods or results) if m in results]:
         r = results[method]
         row = {"method": method}
-        for key, title in RESULT_COLUMNS.items():
+        for key, title in columns.items():
             row[title] = round(100 * r[key], 1) if r.get(key) is not None else None
         row["imbalance ratio"] = round(r["imbalance_ratio"], 2) if r.get("imbalance_ratio") is not None else None
         row["test loss"] = round(r["loss"], 3) if r.get("loss") is not None else None
@@ -34,7 +54,7 @@ def results_frame(results: dict, methods: Sequence[str] | None = None) -> pd.Dat
                 row[title] = r[key] if key == "best_epoch" else round(100 * r[key], 1)
         rows.append(row)
     official = [t for k, t in OFFICIAL_COLUMNS.items() if any(results[m].get(k) is not None for m in results)]
-    return pd.DataFrame(rows, columns=["method", *RESULT_COLUMNS.values(), "imbalance ratio", "test loss", *official])
+    return pd.DataFrame(rows, columns=["method", *columns.values(), "imbalance ratio", "test loss", *official])
 
 
 # Runs with official scores (the paper protocol) show them beside ours, named for what they are.
@@ -50,6 +70,7 @@ OFFICIAL_COLUMNS = {
 # and stays the column's name in the CSV.
 HEADERS = {
     "fused (%)": "fused", "audio, zero mode (%)": "audio · zero", "visual, zero mode (%)": "visual · zero",
+    "audio, head mode (%)": "audio · head", "visual, head mode (%)": "visual · head",
     "audio probe (%)": "audio probe", "visual probe (%)": "visual probe", "macro F1 (%)": "macro F1",
     "audio's Shapley contribution (points)": "Shapley audio", "visual's Shapley contribution (points)": "Shapley visual",
     "imbalance ratio": "imbalance", "test loss": "loss",

@@ -3,7 +3,9 @@ OGM-GE's imbalance ratio, precise BatchNorm statistics and linear probes.
 
 Per-modality modes (DESIGN.md): ``zero`` = the fused head with the other modality's features
 zeroed (DGL's unimodal logits); ``slice`` = OGM-GE's split W_m h_m + b/2; ``probe`` = a linear
-classifier trained on the frozen encoder's features (the fair measure of encoder quality).
+classifier trained on the frozen encoder's features (the fair measure of encoder quality);
+``head`` = the method's own unimodal classifier on that encoder (``Method.heads``: G-Blend, MLB,
+DI-MML), reported as ``acc_<m>_head`` for those methods only.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ def evaluate(
             outputs[m] = head.unimodal_logits(m, h)  # zero mode
             if method.multimodal:
                 outputs[f"{m}_slice"] = head.slice_logits(m, h)
+            if m in method.heads:  # head mode: the method's own classifier on that encoder
+                outputs[f"{m}_head"] = model.head_logits(m, h)
     if method.multimodal:
         ratio = imbalance_ratio(head, h_a, h_v, labels)
         # Coalitions of the method's own answer (MLA answers with its entropy-weighted unimodal
@@ -119,6 +123,8 @@ def evaluate(
             metrics[f"acc_{m}"] = accuracy(outputs[m], labels)
         if f"{m}_slice" in outputs:
             metrics[f"acc_{m}_slice"] = accuracy(outputs[f"{m}_slice"], labels)
+        if f"{m}_head" in outputs:
+            metrics[f"acc_{m}_head"] = accuracy(outputs[f"{m}_head"], labels)
     if method.multimodal:
         metrics["imbalance_ratio"] = ratio
         metrics.update(shapley)

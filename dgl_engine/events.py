@@ -63,7 +63,7 @@ class EvalEvent(Event):
     step: int
     epoch: float
     split: str
-    metrics: dict  # acc, acc_audio, acc_visual (zero mode), acc_*_slice, imbalance_ratio, loss
+    metrics: dict  # acc, acc_audio, acc_visual (zero mode), acc_*_slice, acc_*_head (own heads), imbalance_ratio, loss
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ def model_sidecar(config: ExperimentConfig, data: AVData, method: str, metrics: 
         "modalities": list(METHODS[method].modalities),
         "classes": list(data.classes),
         "model": {"encoder": config.model.encoder, "fusion": config.model.fusion, "num_classes": data.num_classes},
+        "method_params": dict(config.method_params.get(method) or {}),  # a method's predict may read them (DI-MML)
         "audio_features": data.audio_spec.to_dict(),
         "visual_features": data.visual_spec.to_dict(),
         "normalization": data.normalization.to_dict(),

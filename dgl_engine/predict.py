@@ -14,7 +14,9 @@ Answers (probabilities sum to 1):
 - ``fused``: the method's own answer from both modalities (multimodal methods only);
 - ``audio`` / ``visual``: the *zero mode* unimodal logits, the fused head with the other
   modality's features set to 0 (``f(h_a, 0)``, ``f(0, h_v)``, DGL's unimodal logits); for the
-  unimodal methods this is the method's answer.
+  unimodal methods this is the method's answer;
+- ``audio_head`` / ``visual_head`` (methods with unimodal heads of their own: G-Blend, MLB,
+  DI-MML): the *head mode*, that head's answer from its modality alone.
 A clip with one modality only (no sound, or a still image) is answered through that modality's
 unimodal path, with ``fused = None`` and a warning saying so. Every failure is a one-line
 ``MediaError`` (the file), ``StoreError`` (the run or model) or ``PredictError`` (this model
@@ -107,6 +109,8 @@ def load_predictor(store: RunStore, run_id: str, method: str) -> Predictor:
     try:
         with torch.device("meta"):  # no random initialisation (half a second for two ResNet-18s):
             model = AVModel(spec.config, spec.num_classes)  # every tensor comes from the checkpoint
+            if spec.heads:  # the method's own heads (G-Blend, MLB, DI-MML), with their trained weights
+                model.add_heads(spec.heads, 0)
         model.load_state_dict(state, assign=True)
         left = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
         if left:
@@ -144,6 +148,9 @@ class Prediction:
     # fall from the training data's (ood.py), for each modality read; {} for models without it.
     ood: dict = dataclasses.field(default_factory=dict)
     shapley: dict | None = None  # each modality's Shapley contribution to the answer's probability
+    # {modality: answer} from the method's own unimodal heads (head mode: G-Blend, MLB, DI-MML);
+    # {} for methods without heads.
+    heads: dict = dataclasses.field(default_factory=dict)
 
     @property
     def answer(self) -> tuple[str, str]:
@@ -156,6 +163,12 @@ class Prediction:
     def top(self, key: str, k: int = 3) -> list[tuple[str, float]]:
         """The k most likely classes of the fused / audio / visual answer."""
         probs = getattr(self, key)["probs"]
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
+        return [(self.classes[i], probs[i]) for i in order]
+
+    def top_head(self, modality: str, k: int = 3) -> list[tuple[str, float]]:
+        """The k most likely classes of the method's own ``modality`` head (head mode)."""
+        probs = self.heads[modality]["probs"]
         order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
         return [(self.classes[i], probs[i]) for i in order]
 
@@ -175,6 +188,7 @@ class Prediction:
             "source": self.source,
             "ood": self.ood,
             "shapley": self.shapley,
+            **{f"{m}_head": a for m, a in self.heads.items()},  # head mode, only for methods with heads
         }
 
     def summary(self) -> str:
@@ -189,6 +203,9 @@ class Prediction:
             note = "" if key == "fused" or origin == key and not self.fused else "  (zero mode: other modality set to 0)"
             tops = "  ".join(f"{c} {q * 100:5.1f}%" for c, q in self.top(key))
             lines.append(f"  {key:<7} {tops}{note}")
+        for m in self.heads:
+            tops = "  ".join(f"{c} {q * 100:5.1f}%" for c, q in self.top_head(m))
+            lines.append(f"  {m:<7} {tops}  (head mode: the method's own {m} classifier)")
         for m, o in self.ood.items():
             if o["out_of_distribution"]:
                 lines.append(f"  out of distribution for its {m}: its features lie {o['distance']:.2f} from the training "
@@ -339,7 +356,7 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
                                f"({_one_line(exc)[:200]})") from None
         fused = shapley = None
         if len(used) == 2:
-            fused = _answer(predictor.classes, head(features["audio"], features["visual"]))
+            fused = _answer(predictor.classes, fused_logits(predictor, features["audio"], features["visual"]))
             shapley = shapley_confidence(head, features["audio"], features["visual"])
         distances, unusable = out_of_distribution(predictor.sidecar, features)
         warnings += unusable
@@ -347,6 +364,8 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         if predictor.unimodal_path:
             for m, h in features.items():
                 per_modality[m] = _answer(predictor.classes, head.unimodal_logits(m, h))  # zero mode
+        own_heads = getattr(model, "heads", None) or {}
+        heads = {m: _answer(predictor.classes, model.head_logits(m, h)) for m, h in features.items() if m in own_heads}
 
     if predictor.multimodal and len(used) == 1:
         (m,) = used
@@ -371,7 +390,27 @@ def predict_clip(predictor: Predictor, clip: DecodedClip, image: DecodedClip | N
         picture=image,
         ood=distances,
         shapley=shapley,
+        heads=heads,
     )
+
+
+def fused_logits(predictor: Predictor, h_a: torch.Tensor, h_v: torch.Tensor) -> torch.Tensor:
+    """The method's own fused answer (1, C): the fusion head, or, for a method with heads of its
+    own, its ``predict`` (DI-MML's confidence-weighted mix of its three heads) with the run's
+    hyperparameters from the sidecar (the defaults where the sidecar has none or unusable ones)."""
+    if not getattr(predictor.model, "heads", None):
+        return predictor.model.fusion_head(h_a, h_v)
+    from dgl_engine.errors import ConfigError
+    from dgl_engine.methods import METHODS, create_method
+
+    if predictor.method not in METHODS:
+        return predictor.model.fusion_head(h_a, h_v)
+    given = predictor.sidecar.get("method_params")
+    try:
+        method = create_method(predictor.method, given if isinstance(given, dict) else None)
+    except ConfigError:
+        method = create_method(predictor.method)
+    return method.predict(predictor.model, h_a, h_v)
 
 
 def out_of_distribution(sidecar: dict, features: dict) -> tuple[dict, list[str]]:

@@ -78,18 +78,25 @@ class TqdmObserver:
             self.bar.close()
 
 
+HEAD_KEYS = ("acc_audio_head", "acc_visual_head")  # head mode: methods with heads of their own (G-Blend, MLB, DI-MML)
+
+
 def summarize(results: dict) -> dict:
-    keys = SUMMARY_KEYS + OFFICIAL_KEYS
+    keys = SUMMARY_KEYS + HEAD_KEYS + OFFICIAL_KEYS
     return {m: {k: round(v, 4) for k, v in metrics.items() if k in keys} for m, metrics in results.items()}
 
 
 def format_table(results: dict) -> str:
     """A readable table of test metrics, then what it shows about imbalance and DGL."""
     cols = ("acc", "acc_audio", "acc_visual", "probe_audio", "probe_visual", "macro_f1")
-    head = f"{'method':<12}" + "".join(f"{c:>13}" for c in cols)
-    lines = ["Test split (per-modality accuracy in zero mode; probe = linear probe on frozen features)", head, "-" * len(head)]
+    if any(k in r for r in results.values() for k in HEAD_KEYS):
+        cols = cols[:3] + HEAD_KEYS + cols[3:]
+    head = f"{'method':<12}" + "".join(f"{c:>13}" if len(c) < 13 else f"{c:>16}" for c in cols)
+    lines = ["Test split (per-modality accuracy in zero mode, *_head: the method's own head; "
+             "probe = linear probe on frozen features)", head, "-" * len(head)]
     for m, metrics in results.items():
-        lines.append(f"{m:<12}" + "".join(f"{metrics[c] * 100:>12.1f}%" if c in metrics else f"{'-':>13}" for c in cols))
+        lines.append(f"{m:<12}" + "".join((f"{metrics[c] * 100:>12.1f}%" if c in metrics else f"{'-':>13}").rjust(16 if len(c) >= 13 else 13)
+                                          for c in cols))
     lines += official_lines(results)
     lines += [""] + [f"- {s}" for s in findings(results)]
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from dgl_engine import limits
 from dgl_engine.config import ModelConfig
 from dgl_engine.data.dataset import Normalization
 from dgl_engine.data.features import AudioFeatures, VisualFeatures
-from dgl_engine.models.av_model import MODALITIES
+from dgl_engine.models.av_model import HEAD_NAMES, MODALITIES
 
 # The tiny encoder pools three times: a spectrogram or a frame under 8 px has nothing left.
 MIN_INPUT_SIDE = 8
@@ -44,6 +44,7 @@ class ModelSpec:
     audio_spec: AudioFeatures
     visual_spec: VisualFeatures
     normalization: Normalization
+    heads: tuple[str, ...] = ()  # the method's own heads the checkpoint holds (``heads.<name>.*``)
 
 
 def _number(value, name: str, lo: float, hi: float, *, integer: bool = False, lo_open: bool = False):
@@ -146,7 +147,7 @@ def _check_state(state, num_classes: int) -> None:
     for key, t in state.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise SidecarError(f"the checkpoint's {key} holds NaN or infinite values")
-    rows = {key: t.shape[0] for key, t in state.items() if key.startswith("fusion_head.") and t.dim() >= 1}
+    rows = {key: t.shape[0] for key, t in state.items() if key.startswith(("fusion_head.", "heads.")) and t.dim() >= 1}
     wrong = {k: r for k, r in rows.items() if r != num_classes}
     if not rows or wrong:
         key, r = next(iter(wrong.items())) if wrong else ("fusion_head", 0)
@@ -178,4 +179,14 @@ def read_spec(sidecar, state, method: str) -> ModelSpec:
     visual_spec = _visual(_section(sidecar, "visual_features"))
     normalization = _normalization(_section(sidecar, "normalization"))
     _check_state(state, num_classes)
-    return ModelSpec(config, num_classes, classes, modalities, audio_spec, visual_spec, normalization)
+    return ModelSpec(config, num_classes, classes, modalities, audio_spec, visual_spec, normalization, state_heads(state))
+
+
+def state_heads(state: dict) -> tuple[str, ...]:
+    """The method's own heads a checkpoint holds, from its ``heads.<name>.weight`` tensors
+    (SidecarError for a name no method has)."""
+    names = tuple(dict.fromkeys(k.split(".")[1] for k in state if k.startswith("heads.") and k.count(".") >= 2))
+    for name in names:
+        if name not in HEAD_NAMES:
+            raise SidecarError(f"the checkpoint has a head {name[:40]!r}; heads are {', '.join(HEAD_NAMES)}")
+    return names

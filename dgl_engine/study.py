@@ -24,7 +24,7 @@ from dgl_engine import stats
 from dgl_engine.config import ExperimentConfig, experiment_from_dict
 from dgl_engine.errors import ConfigError
 from dgl_engine.files import atomic_write_text
-from dgl_engine.report import SUMMARY_KEYS
+from dgl_engine.report import HEAD_KEYS, SUMMARY_KEYS
 from dgl_engine.schema import Leaf, leaf, leaves, override, parse
 
 MAX_RUNS = 64  # runs in one study (seeds x values)
@@ -300,7 +300,7 @@ def summarise(record: dict, runs: dict[str, dict]) -> dict:
     for value, found in _finished(record, runs).items():
         summary[value] = {}
         for m in methods:
-            metrics = {k: [r[m][k] for _, r in found if k in r.get(m, {})] for k in SUMMARY_KEYS}
+            metrics = {k: [r[m][k] for _, r in found if k in r.get(m, {})] for k in SUMMARY_KEYS + HEAD_KEYS}
             summary[value][m] = {k: _rounded(stats.describe(v)) for k, v in metrics.items() if v}
         if BASELINE not in methods:
             continue

@@ -122,6 +122,9 @@ def train_experiment(
     methods = {name: create_method(name, config.method_params.get(name), torch.Generator().manual_seed(config.seed + 7919 * i))
                for i, name in enumerate(config.methods)}
     models = {name: copy.deepcopy(init).to(device).train() for name in methods}
+    for name, method in methods.items():  # heads of their own (G-Blend, MLB, DI-MML): the shared weights stay as copied
+        if method.heads:
+            models[name].add_heads(method.heads, config.seed)
     optimizers = {name: make_optimizer(models[name], tc) for name in methods}
     order_rng = torch.Generator().manual_seed(config.seed)
     # The official CREMA-D pipeline augments training frames; our `paper` presets do too (from
@@ -144,6 +147,8 @@ def train_experiment(
     official = drop_last_subset(data.test_file_order, tc.batch_size) if tc.official_scores else None
     test_subsets = {OFFICIAL_KEY.removeprefix("acc_"): official} if official is not None else {}
     val_is_test = data.val is data.test
+    for method in methods.values():  # G-Blend's validation losses, DI-MML's dimension statistics
+        method.on_data(train, None if val_is_test else data.val.to(device))
     per_epoch: dict[str, list[dict]] = {name: [] for name in methods}
 
     def run_eval(step: int) -> None:

@@ -161,6 +161,7 @@ def validate(config: ExperimentConfig) -> list[str]:
         warnings.append("bf16 autocast is used on CUDA only; on the CPU the run trains in fp32.")
     if config.model.fusion == "sum" and "ogm-ge" in config.methods:
         warnings.append("OGM-GE's slice split is defined for concat fusion; with sum it uses each branch's term.")
+    warnings += _schedule_warnings(config, params)
 
     d = config.data
     if synthetic:
@@ -174,3 +175,21 @@ def validate(config: ExperimentConfig) -> list[str]:
     elif not d.root:
         raise ConfigError(f"dataset {d.dataset} needs a root folder")
     return warnings
+
+
+def _schedule_warnings(config: ExperimentConfig, params: dict) -> list[str]:
+    """Methods whose schedule the run is too short for (G-Blend's super-epochs, DI-MML's DUC start)."""
+    import math
+
+    from dgl_engine.methods import METHODS
+
+    def value(method: str, name: str) -> float:
+        return params.get(method, {}).get(name, METHODS[method].params[name].default)
+
+    out, epochs = [], config.train.epochs
+    if "gblend" in config.methods and value("gblend", "super_epoch") >= epochs:
+        out.append(f"G-Blend re-estimates its weights every {value('gblend', 'super_epoch'):g} epoch(s): in {epochs} they "
+                   "stay uniform (1/3 each); lower gblend.super_epoch.")
+    if "di-mml" in config.methods and math.ceil(value("di-mml", "contrast_start") * epochs - 1e-9) >= epochs:
+        out.append("DI-MML's contrastive (DUC) loss starts after the last epoch here; lower di-mml.contrast_start.")
+    return out

@@ -14,6 +14,9 @@ from dgl_engine.errors import unknown
 from dgl_engine.methods.agm import AGM
 from dgl_engine.methods.base import Method, Param, resolve_params
 from dgl_engine.methods.dgl import DGL
+from dgl_engine.methods.di_mml import DIMML
+from dgl_engine.methods.gblend import GBlend
+from dgl_engine.methods.mlb import MLB
 from dgl_engine.methods.dgl_ablations import DGLNoFusedCut, DGLNoUniCut
 from dgl_engine.methods.inforeg import InfoReg
 from dgl_engine.methods.joint import Joint
@@ -40,6 +43,9 @@ METHODS: dict[str, type[Method]] = {
     "opm": OPM,
     "inforeg": InfoReg,
     "mla": MLA,
+    "gblend": GBlend,
+    "mlb": MLB,
+    "di-mml": DIMML,
 }
 
 
@@ -57,8 +63,8 @@ def create_method(name: str, params: Mapping[str, float] | None = None, generato
 
 
 def describe_methods() -> dict:
-    """{name: {"modalities", "routing", "family", "params": {p: {"default", "min", "max", "help"}}}}."""
-    return {name: {"modalities": list(cls.modalities), "routing": cls.routing, "family": cls.family,
+    """{name: {"modalities", "routing", "family", "heads", "params": {p: {"default", "min", "max", "help"}}}}."""
+    return {name: {"modalities": list(cls.modalities), "routing": cls.routing, "family": cls.family, "heads": list(cls.heads),
                    "params": {p: spec.to_dict() for p, spec in cls.params.items()}}
             for name, cls in METHODS.items()}
 

@@ -52,6 +52,10 @@ class Method:
     params: ClassVar[dict[str, Param]] = {}
     # One of FAMILIES: how the app's Methods picker groups it.
     family: ClassVar[str] = "references"
+    # Heads of its own the method trains beside the fusion head (``AVModel.add_heads``):
+    # "audio" / "visual" (a linear classifier on that encoder's features; evaluated as the
+    # ``head`` mode, ``acc_<m>_head``) and "shared" (one classifier applied to either modality).
+    heads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Mapping[str, float] | None = None, generator: torch.Generator | None = None):
         self.hp = resolve_params(type(self), params or {})
@@ -60,6 +64,12 @@ class Method:
     @property
     def multimodal(self) -> bool:
         return len(self.modalities) == 2
+
+    def on_data(self, train, val) -> None:
+        """Called once before training with the training split and the held-out validation split
+        (``None`` when the run has none: its validation split is the test split). Nothing by
+        default; methods that measure themselves on data outside the batches (G-Blend's
+        validation losses, DI-MML's per-dimension class separation) keep them here."""
 
     def start_epoch(self, model: AVModel, epoch: int, steps_per_epoch: int, epochs: int) -> None:
         """Called before epoch ``epoch`` (from 0) of ``epochs``; nothing by default. Methods whose

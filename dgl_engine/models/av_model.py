@@ -14,12 +14,15 @@ from dgl_engine.models.encoders import create_encoder
 from dgl_engine.models.fusion import create_fusion
 
 MODALITIES = ("audio", "visual")
+HEAD_NAMES = ("audio", "visual", "shared")  # what a method's own heads may be (Method.heads)
+HEAD_SEED_OFFSET = 104729  # the heads' generator: seed + this, apart from the shared weights'
 
 
 class AVModel(nn.Module):
     def __init__(self, config: ModelConfig, num_classes: int):
         super().__init__()
         self.config = config
+        self.num_classes = num_classes
         self.audio_encoder = create_encoder(config.encoder, "audio")
         self.visual_encoder = create_encoder(config.encoder, "visual")
         self.fusion_head = create_fusion(
@@ -32,6 +35,27 @@ class AVModel(nn.Module):
     def encode(self, modality: str, x: torch.Tensor) -> torch.Tensor:
         """audio (B, 1, F, T) or visual (B, T, 3, H, W) -> features (B, D)."""
         return self.encoder(modality)(x)
+
+    def add_heads(self, names, seed: int) -> None:
+        """The method's own heads (``Method.heads``) as ``self.heads``: a linear classifier per name
+        ("audio"/"visual": on that encoder's features; "shared": on either, so both encoders must
+        have one width), Xavier-initialised from a generator of their own seeded by ``seed``: the
+        encoders and the fusion head keep the weights every method of the run starts from."""
+        d = {"audio": self.audio_encoder.out_dim, "visual": self.visual_encoder.out_dim}
+        if "shared" in names and d["audio"] != d["visual"]:
+            raise ValueError(f"a shared head needs equal feature widths, got audio {d['audio']} and visual {d['visual']}")
+        unknown = set(names) - set(HEAD_NAMES)
+        if unknown:
+            raise ValueError(f"unknown head {sorted(unknown)[0]!r}; valid: {', '.join(HEAD_NAMES)}")
+        device = next(self.parameters()).device
+        heads = nn.ModuleDict({n: nn.Linear(d.get(n, d["audio"]), self.num_classes) for n in names})
+        if heads and next(heads.parameters()).device.type != "meta":  # meta: weights come from a checkpoint
+            init_weights(heads, torch.Generator().manual_seed(seed + HEAD_SEED_OFFSET), self.config.linear_init)
+        self.heads = heads.to(device)
+
+    def head_logits(self, name: str, h: torch.Tensor) -> torch.Tensor:
+        """One of the method's own heads on features (B, D) -> logits (B, C)."""
+        return self.heads[name](h)
 
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         """Fused logits (B, C)."""

@@ -135,13 +135,17 @@ def test_joint_gets_the_fused_gradient_everywhere_and_differs_from_dgl():
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_every_method_trains_what_it_should_and_nothing_else(name, fusion):
     model, audio, visual, labels = _setup(fusion)
-    ref = copy.deepcopy(model)
     method = create_method(name, {}, torch.Generator().manual_seed(0))
+    if method.heads:  # G-Blend, MLB, DI-MML: heads of their own, each trained
+        model.add_heads(method.heads, 0)
+    ref = copy.deepcopy(model)
     # A method that alternates (MLA) trains everything it trains over one turn of steps: their
     # gradients are accumulated here, with no step in between.
     for _ in range(getattr(method, "turn_steps", 1)):
         losses = method.backward(model, audio, visual, labels)
         assert torch.isfinite(losses["total"])
+    for hname, p in (model.heads.named_parameters() if method.heads else ()):
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.any(), f"{name}: own head {hname}"
 
     for m in ("audio", "visual"):
         encoder = model.encoder(m)

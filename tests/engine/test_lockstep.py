@@ -64,10 +64,14 @@ def test_all_methods_start_equal_and_see_the_same_batches_in_the_same_order(monk
     # (Parameters: BN running statistics are re-estimated per method for its own evaluations
     # and do not enter train-mode outputs.)
     init = dict(build_model(config.model, data.num_classes, config.seed).named_parameters())
+    # Methods with heads of their own (G-Blend, MLB, DI-MML) have them on top, and only them.
     for name, weights in first_weights.items():
-        assert weights.keys() == init.keys()
+        shared = {k: v for k, v in weights.items() if not k.startswith("heads.")}
+        assert shared.keys() == init.keys()
         for k, v in init.items():
             assert torch.equal(weights[k], v), f"{name} started from other weights ({k})"
+        own = {k for k in weights if k.startswith("heads.")}
+        assert own == {f"heads.{h}.{p}" for h in METHODS[name].heads for p in ("weight", "bias")}, name
 
     # Step events come in lockstep: step k of every method before step k + 1 of any.
     order = [(e.step, e.method) for e in steps]
