@@ -130,7 +130,7 @@ def evaluate(
         metrics.update(shapley)
     confusion = {}
     if detailed:
-        for key in ("fused", "audio", "visual"):
+        for key in ("fused", "audio", "visual", "audio_head", "visual_head"):
             if key in outputs:
                 cm = confusion_matrix(outputs[key].argmax(1), labels, num_classes)
                 confusion[key] = cm.tolist()

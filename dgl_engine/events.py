@@ -73,7 +73,7 @@ class TestEvent(Event):
     type = "test"
     method: str
     metrics: dict
-    confusion: dict = field(default_factory=dict)  # {"fused"|"audio"|"visual": C x C counts}
+    confusion: dict = field(default_factory=dict)  # {"fused"|"audio"|"visual"|"<m>_head": C x C}
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,19 @@ else:
     show.chart(charts.probe_bar_figure(snap.results, methods), key="probes", filename=f"{run_id}-probes")
 
     st.subheader("Confusion matrices (test split)")
+    # Zero mode: the shared head with the other modality's features zeroed; head mode: the
+    # method's own classifier on that encoder (G-Blend, MLB, DI-MML).
+    CONFUSION_KINDS = {"fused": "fused", "audio": "audio (zero mode)", "visual": "visual (zero mode)",
+                       "audio_head": "audio (head mode)", "visual_head": "visual (head mode)"}
     confusion = {e["method"]: e.get("confusion") or {} for e in events if e.get("type") == "test"}
     classes = (record.get("data") or {}).get("classes")
     c1, c2 = st.columns(2)
     method = c1.selectbox("Method", [m for m in confusion if confusion[m]] or ["-"], key="cm_method")
     kinds = list(confusion.get(method, {}))
     which = c2.radio("Prediction", kinds or ["-"], horizontal=True, key="cm_kind",
-                     format_func=lambda k: {"fused": "fused", "audio": "audio (zero mode)", "visual": "visual (zero mode)"}.get(k, k))
+                     format_func=lambda k: CONFUSION_KINDS.get(k, k))
     if which in confusion.get(method, {}):
-        show.chart(charts.confusion_figure(confusion[method][which], classes, f"{method}: {which} prediction", "On the test split."),
+        show.chart(charts.confusion_figure(confusion[method][which], classes, f"{method}: {CONFUSION_KINDS.get(which, which)} prediction", "On the test split."),
                       key="confusion", filename=f"{run_id}-{method}-{which}-confusion")
 
 st.subheader("Downloads")

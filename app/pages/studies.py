@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` 
 import streamlit as st
 
 from app import exports, share, show, state, study_charts
-from dgl_engine.api import BASELINE, SUMMARY_KEYS, curve_bands
+from dgl_engine.api import BASELINE, curve_bands
 
 state.ensure_router()
 engine = state.get_engine()
@@ -66,8 +66,9 @@ def study_view(study_id: str, live: bool) -> None:
 
     if sweep:
         st.subheader(f"Test metrics against {sweep}")
-        shown = st.selectbox("Metric", list(SUMMARY_KEYS), format_func=lambda k: study_charts.RESULT_COLUMNS[k],
-                             key="study_sweep_metric")
+        # Head mode joins the picker when some method of the study has heads of its own.
+        columns = study_charts.result_columns(m for per_value in result["summary"].values() for m in per_value.values())
+        shown = st.selectbox("Metric", list(columns), format_func=columns.get, key="study_sweep_metric")
         show.chart(study_charts.sweep_figure(result["summary"], sweep, shown, methods), key="study_sweep",
                       filename=f"{study_id}-sweep-{shown}")
     st.subheader("Test metrics: mean ± sample std over seeds (%)")

@@ -62,6 +62,11 @@ def test_compare_and_curve_pickers_and_studies_name_the_head_mode():
     assert compare.test_title("acc_audio_head") == "audio, head mode (%)"
     assert curve_metrics.eval_label("acc_visual_head") == "validation accuracy: visual (head mode)"
     assert study_charts.CURVE_METRICS["acc_audio_head"] == "audio (head mode)"
+    # The Studies sweep picker's columns come from the study summary {value: {method: {metric: stats}}}.
+    summary = {"1": {"joint": {"acc": {"mean": 0.5}}, "mlb": {"acc": {"mean": 0.6}, "acc_audio_head": {"mean": 0.4}}}}
+    columns = study_charts.result_columns(m for per_value in summary.values() for m in per_value.values())
+    assert columns["acc_audio_head"] == "audio, head mode (%)" and "acc" in columns
+    assert "acc_audio_head" not in study_charts.result_columns([summary["1"]["joint"]])
 
 
 def test_predict_charts_show_head_mode_answers_named_as_such():

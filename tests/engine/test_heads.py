@@ -86,6 +86,18 @@ def test_head_mode_is_the_heads_accuracy_and_only_for_methods_with_heads():
             expected = float((model.heads[m](model.encode(m, x)).argmax(1) == data.val.labels).float().mean())
             assert metrics[f"acc_{m}_head"] == pytest.approx(expected)
     assert metrics["acc_audio"] == joint_metrics["acc_audio"]  # zero mode still reads the fusion head
+    # Results' confusion-matrix picker offers the head mode: its counts are the heads' answers.
+    detailed, confusion = evaluate(model, create_method("mlb"), data.val, data.num_classes, "cpu", detailed=True)
+    _, joint_confusion = evaluate(model, create_method("joint"), data.val, data.num_classes, "cpu", detailed=True)
+    assert set(confusion) == {"fused", "audio", "visual", "audio_head", "visual_head"}
+    assert set(joint_confusion) == {"fused", "audio", "visual"}
+    with torch.no_grad():
+        pred = model.heads["visual"](model.encode("visual", data.val.visual)).argmax(1)
+    expected = torch.zeros(data.num_classes, data.num_classes, dtype=torch.long)
+    for t, p in zip(data.val.labels.tolist(), pred.tolist()):
+        expected[t, p] += 1
+    assert confusion["visual_head"] == expected.tolist()
+    assert 0 <= detailed["macro_f1_visual_head"] <= 1
 
 
 @pytest.mark.parametrize("name", ["gblend", "di-mml"])
