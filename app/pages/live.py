@@ -1,9 +1,9 @@
-"""Live: the running (or most recent) experiment, redrawn about once a second."""
+"""Live: the running (or most recent) experiment: its progress every second, its charts every few."""
 
 import _bootstrap  # noqa: F401  (repo root on sys.path: `app` and `dgl_engine` import)
 import streamlit as st
 
-from app import charts, method_charts, show, state, tables
+from app import charts, live_figures, method_charts, show, state, tables
 
 state.ensure_router()
 engine = state.get_engine()
@@ -19,16 +19,22 @@ status = next(r["status"] for r in runs if r["run_id"] == run_id)
 polling = not state.is_done(status)
 
 
+# Words and the progress bar follow the run every second; charts every CHARTS_EVERY_S seconds
+# (and only those whose events changed, ``live_figures``): redrawing them is what costs the
+# browser and the server CPU that the run itself needs.
+CHARTS_EVERY_S = 3.0
+
+
 @st.fragment(run_every=1.0 if polling else None)
-def live_view(run_id: str, polling: bool) -> None:
+def progress_view(run_id: str, polling: bool) -> None:
     try:
-        snap, events = state.poll(engine, run_id)
+        snap, _ = state.poll(engine, run_id)
     except Exception as exc:  # noqa: BLE001 - deleted underneath us, damaged files ...
         st.error(f"Could not read run {run_id}: {exc}")
         return
     if polling and snap.done and st.session_state.get("live_ended") != run_id:
         st.session_state["live_ended"] = run_id
-        st.rerun()  # the run ended: redraw the whole page once, without the timer
+        st.rerun()  # the run ended: redraw the whole page once, without the timers
     kind, words = state.status_words(snap)
     getattr(st, kind)(words)
     st.caption(state.run_summary(snap))
@@ -44,12 +50,22 @@ def live_view(run_id: str, polling: bool) -> None:
     for warning in snap.warnings:
         st.warning(warning)
 
+
+@st.fragment(run_every=CHARTS_EVERY_S if polling else None)
+def charts_view(run_id: str) -> None:
+    try:
+        snap, events = state.poll(engine, run_id)
+    except Exception:  # noqa: BLE001 - progress_view says what went wrong
+        return
     methods = snap.config.get("methods") or None
     epochs, steps = snap.config.get("train", {}).get("epochs"), snap.total_steps or None
     if snap.done and not any(e.get("type") == "eval" for e in events):
         st.info("This run ended before its first validation point: there are no curves to draw.")
         return
-    show.chart(charts.accuracy_figure(events, methods, epochs), key="acc")
+    def fig(key, reads, build, *args):
+        return live_figures.figure(run_id, key, reads, events, build, *args, done=snap.done)
+
+    show.chart(fig("acc", ("eval",), charts.accuracy_figure, methods, epochs), key="acc")
     if snap.results:
         st.subheader("Test results")
         show.table(tables.results_frame(snap.results, methods))
@@ -63,15 +79,17 @@ def live_view(run_id: str, polling: bool) -> None:
                    + [f"{m} signals" for m in signalling], key="live_tabs")
     for tab, modality in zip(tabs, order):
         with tab:
-            show.chart(charts.gradient_figure(events, modality, methods, steps), key=f"grad_{modality}")
+            show.chart(fig(f"grad_{modality}", ("diagnostics",), charts.gradient_figure, modality, methods, steps),
+                       key=f"grad_{modality}")
     with tabs[2]:
-        show.chart(charts.loss_figure(events, methods, steps), key="loss")
+        show.chart(fig("loss", ("step",), charts.loss_figure, methods, steps), key="loss")
     if "ogm-ge" in (methods or []):
         with tabs[3]:
-            show.chart(charts.imbalance_figure(events, methods, epochs), key="imbalance")
+            show.chart(fig("imbalance", ("eval",), charts.imbalance_figure, methods, epochs), key="imbalance")
     for tab, m in zip(tabs[len(tabs) - len(signalling):], signalling):
         with tab:
-            show.chart(method_charts.signals_figure(events, m, steps), key=f"signals_{m}")
+            show.chart(fig(f"signals_{m}", ("step",), method_charts.signals_figure, m, steps), key=f"signals_{m}")
 
 
-live_view(run_id, polling)
+progress_view(run_id, polling)
+charts_view(run_id)
