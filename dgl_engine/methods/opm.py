@@ -18,13 +18,17 @@ On a batch:
 - loss ``CE(f(h_a', h_v'), y)``, one backward: the dropped features' encoders get no gradient
   from the dropped samples, so the dominant encoder learns less and the head must rely on the
   other modality.
-- no drop during the first epochs (official ``warm_up = 1 if epoch <= 5``, epochs from 0).
+- no drop during a warm-up at the start (official ``warm_up = 1 if epoch <= 5``, epochs from 0,
+  of ``cfg.epochs = 100`` in ``code/config.py``).
 Evaluation uses the plain fused head on all features (official ``val`` calls ``warm_up=1``).
 
 Defaults are the official ``code/scripts/train_opm.sh`` (= the ``main.py`` argparse defaults):
-q_base 0.5, lam 0.5, p_exe 0.7; ``warmup_epochs`` 6 (epochs 0-5, hard-coded in ``train``).
+q_base 0.5, lam 0.5, p_exe 0.7; ``warmup_share`` 0.06 (epochs 0-5 of 100, hard-coded in ``train``).
 
 Deliberate differences from the official code:
+- the warm-up is a share of the run, ``warmup_share`` = 6/100: dropping starts at epoch
+  ceil(warmup_share x epochs), so short lab runs use OPM too (six epochs of warm-up would be the
+  whole default run, and OPM would train exactly like ``joint``).
 - the official model is a concat head; here the scores use ``slice_logits`` of either fusion
   head (concat: W_a h_a + b / 2; sum: W_a h_a + b / 2 as well), and ``D_m`` are our encoders'
   feature sizes instead of the configured ``cfg.d = [512, 512]``.
@@ -65,15 +69,15 @@ class OPM(Method):
         "q_base": Param(0.5, 0.0, 1.0, "base drop probability of the dominant modality (official 0.5)"),
         "lam": Param(0.5, 0.0, 10.0, "how much the score discrepancy raises the drop probability (official 0.5)"),
         "p_exe": Param(0.7, 0.0, 1.0, "probability that a step drops at all (official 0.7)"),
-        "warmup_epochs": Param(6.0, 0.0, 100000.0, "epochs at the start without dropping (official: epochs 0-5)"),
+        "warmup_share": Param(0.06, 0.0, 1.0, "share of the run at the start without dropping (official: epochs 0-5 of 100)"),
     }
 
     def __init__(self, params=None, generator=None):
         super().__init__(params, generator)
-        self.active = self.hp["warmup_epochs"] == 0  # off during the warm-up
+        self.active = self.hp["warmup_share"] == 0  # off during the warm-up
 
     def start_epoch(self, model, epoch, steps_per_epoch, epochs):
-        self.active = epoch >= self.hp["warmup_epochs"]
+        self.active = epoch >= math.ceil(self.hp["warmup_share"] * epochs - 1e-9)
 
     def backward(self, model, audio, visual, labels):
         h_a = model.encode("audio", audio)  # (B, D_a)

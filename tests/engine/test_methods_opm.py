@@ -41,7 +41,7 @@ def _q(s_a, s_v, q_base, lam):
 @pytest.mark.parametrize("fusion", ["concat", "sum"])
 @pytest.mark.parametrize("seed", [0, 5])
 def test_opm_drops_the_dominant_modality_and_rescales(fusion, seed):
-    hp = {"q_base": 0.6, "lam": 0.8, "p_exe": 1.0, "warmup_epochs": 0}
+    hp = {"q_base": 0.6, "lam": 0.8, "p_exe": 1.0, "warmup_share": 0}
     model, audio, visual, labels = _setup64(fusion, seed)
     ref = copy.deepcopy(model)
     method = create_method("opm", hp, torch.Generator().manual_seed(11))
@@ -71,18 +71,18 @@ def test_opm_warm_up_and_skipped_draws_train_like_joint():
     ref = copy.deepcopy(model)
     joint = F.cross_entropy(ref(audio, visual), labels)
     expected = _grad(joint, _params(ref))
-    # warm-up: epochs 0-5 by default (official `warm_up = 1 if epoch <= 5`)
+    # warm-up: epochs 0-5 of 100 by default (official `warm_up = 1 if epoch <= 5`)
     method = create_method("opm")
     for epoch, active in ((0, False), (5, False), (6, True)):
-        method.start_epoch(model, epoch, 10, 20)
+        method.start_epoch(model, epoch, 10, 100)
         assert method.active is active
-    method.start_epoch(model, 5, 10, 20)
+    method.start_epoch(model, 5, 10, 100)
     m = copy.deepcopy(model)
     out = method.backward(m, audio, visual, labels)
     _assert_grads_equal(_params(m), expected, "opm warm-up")
     assert float(out["q_audio"]) == 0 and float(out["q_visual"]) == 0
     # p_exe = 0: active, probabilities computed, but the drop is never executed
-    method = create_method("opm", {"p_exe": 0.0, "warmup_epochs": 0})
+    method = create_method("opm", {"p_exe": 0.0, "warmup_share": 0})
     m = copy.deepcopy(model)
     out = method.backward(m, audio, visual, labels)
     _assert_grads_equal(_params(m), expected, "opm p_exe=0")
@@ -95,9 +95,21 @@ def test_opm_is_deterministic_per_generator_seed():
     grads = []
     for _ in range(2):
         m = copy.deepcopy(model)
-        method = create_method("opm", {"p_exe": 0.7, "warmup_epochs": 0}, torch.Generator().manual_seed(3))
+        method = create_method("opm", {"p_exe": 0.7, "warmup_share": 0}, torch.Generator().manual_seed(3))
         for _ in range(3):
             m.zero_grad()
             method.backward(m, audio, visual, labels)
         grads.append(torch.cat([p.grad.flatten() for p in m.parameters()]))
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("epochs, first_dropping_epoch", [(100, 6), (6, 1), (1, 1)])
+def test_warm_up_is_the_official_share_of_the_run(epochs, first_dropping_epoch):
+    """Official: no drop while epoch <= 5 of 100. As a share of the run, a 6-epoch lab run warms up
+    for one epoch instead of never dropping (and a one-epoch run never drops)."""
+    method = create_method("opm")
+    active = []
+    for epoch in range(epochs):
+        method.start_epoch(None, epoch, 10, epochs)
+        active.append(method.active)
+    assert active == [epoch >= first_dropping_epoch for epoch in range(epochs)]

@@ -63,7 +63,7 @@ def test_shapley_confidence_of_one_clip():
     def prob(coalition):
         a = h_a if "audio" in coalition else torch.zeros_like(h_a)
         v = h_v if "visual" in coalition else torch.zeros_like(h_v)
-        return float(torch.softmax(f(a, v), 1)[0, predicted])
+        return float(torch.softmax(f(a, v).detach(), 1)[0, predicted])
 
     assert shapley_confidence(f, h_a, h_v) == pytest.approx(_brute_force(prob), abs=1e-7)
 
