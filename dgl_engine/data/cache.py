@@ -35,7 +35,9 @@ from dgl_engine.data.decode import MediaError
 from dgl_engine.data.features import AudioFeatures, VisualFeatures
 from dgl_engine.files import atomic_write
 
-CACHE_VERSION = 1
+# 2: clips longer than limits.MAX_DECODE_SECONDS are decoded up to it (a version-1 cache may hold
+# features of their whole length), so version-1 caches are rebuilt rather than trusted.
+CACHE_VERSION = 2
 CHUNK = 64  # clips per chunk file: the most work an interruption can lose
 
 Progress = Callable[[int, int], None]

@@ -120,3 +120,12 @@ def test_a_damaged_chunk_is_rebuilt(tmp_path: Path):
     chunk.write_bytes(b"not a torch file")
     stats = registry.cache_features(folder(), seed=0, home=tmp_path)
     assert stats["decoded"] == 18 and len(chunks(tmp_path)) == 1
+
+
+def test_a_cache_of_another_version_is_not_trusted_and_is_kept(tmp_path: Path, monkeypatch):
+    """A cache written before a change to what is decoded (CACHE_VERSION) is decoded afresh beside it."""
+    old = registry.load_real(folder(), seed=0, home=tmp_path)
+    monkeypatch.setattr(cache_mod, "CACHE_VERSION", cache_mod.CACHE_VERSION + 1)
+    new = registry.load_real(folder(), seed=0, home=tmp_path)
+    assert new.info["cache"]["decoded"] == 18 and new.info["cache"]["hits"] == 0
+    assert new.info["cache"]["dir"] != old.info["cache"]["dir"] and Path(old.info["cache"]["dir"]).is_dir()
