@@ -66,6 +66,9 @@ DGL makes two truncations. Removing one at a time (the paper's ablations) shows 
   signal from the encoders: without it, each encoder again gets part of its gradient through fusion.
 - The **unimodal cut** (a detached head in $f(h_a, 0)$, $f(0, h_v)$) keeps the head a fusion head: without it, the
   unimodal losses pull the shared head towards each modality alone.
+
+On short runs the ablations can land within a point or two of DGL, or above it: the paper's gaps are from full
+training on real data. Compare them over several seeds (a study on Experiment) before reading an order into one run.
 """
 )
 ABLATIONS = ("joint", "uni-aux", "dgl-no-fused-cut", "dgl-no-uni-cut", "dgl")
