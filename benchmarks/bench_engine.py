@@ -82,7 +82,7 @@ def step_costs(args, repeats: int = 60) -> dict:
 
     for name in ("joint", "dgl"):
         model = copy.deepcopy(init).to(device).train()
-        method = create_method(name, config.train, torch.Generator().manual_seed(1))
+        method = create_method(name, config.method_params.get(name), torch.Generator().manual_seed(1))
         opt = make_optimizer(model, config.train)
         times, metric_times, diag_times = [], [], []
         for i in range(repeats + 5):

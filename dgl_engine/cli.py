@@ -176,8 +176,8 @@ def cmd_train(a) -> int:
     from dgl_engine.store import RunStore
 
     notices: list[str] = []
-    prepared = prepare(config_from_args(a, notices))
     home = _check_home(a.home, must_exist=True)
+    prepared = prepare(config_from_args(a, notices), home)
     for line in notices:
         print(f"notice: {line}", file=sys.stderr)
     for w in prepared.warnings:

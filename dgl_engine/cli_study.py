@@ -50,8 +50,8 @@ def cmd_study(a: argparse.Namespace) -> int:
     base = cli.config_from_args(a, notices)
     study = Study(base, parse_seeds(a.seeds), parse_sweep(a.sweep, base) if a.sweep else None)
     points = study.points()
-    prepared = [prepare(p.config) for p in points]  # every run is checked before anything is written
     home = cli._check_home(a.home, must_exist=True)
+    prepared = [prepare(p.config, home) for p in points]  # every run is checked before anything is written
     for line in notices:
         _say(f"notice: {line}")
     for w in dict.fromkeys(w for p in prepared for w in p.warnings):

@@ -69,7 +69,7 @@ class Engine:
     # ----- public API --------------------------------------------------------------------
     def submit(self, config: ExperimentConfig, owner: str = "local") -> str:
         """Check and queue an experiment; its run id. ConfigError (QueueFull) if refused."""
-        prepared = prepare(config)  # a wrong setting, path or size is refused before anything is written
+        prepared = prepare(config, self.store.home)  # a wrong setting, path or size is refused before anything is written
         with self._lock:
             self._queue.check(owner)
         run_id = create_run(self.store, prepared, owner=owner, engine=self.instance)
@@ -80,7 +80,7 @@ class Engine:
         from dgl_engine.resources import estimate_seconds
 
         state = LiveRun(run_id, prepared, owner, warnings=list(prepared.warnings),
-                        estimate_s=estimate_seconds(prepared.config), study=study)
+                        estimate_s=estimate_seconds(prepared.config, home=self.store.home), study=study)
         with self._lock:
             self._live[run_id] = state
             self._queue.push(owner, run_id, bulk=bool(study))
@@ -90,7 +90,7 @@ class Engine:
         """Check every run of a study, record it and queue its runs (they take the owner's
         turns, beside its single runs); its id. ConfigError before anything is written."""
         points = study.points()
-        prepared = [prepare(p.config) for p in points]
+        prepared = [prepare(p.config, self.store.home) for p in points]
         with self._lock:
             self._queue.check_bulk(len(prepared))
         study_id = self.study_store.new_id()
@@ -355,13 +355,14 @@ class Engine:
                 continue
             run_id, owner = record["run_id"], str(record.get("owner") or "local")
             try:
-                prepared = prepare(experiment_from_dict(record.get("config") or {}))
+                prepared = prepare(experiment_from_dict(record.get("config") or {}), self.store.home)
             except (ConfigError, TypeError, ValueError) as exc:
                 self._record(run_id, status="failed", error=f"could not queue it again after a restart: {exc}")
                 continue
             study = str(record.get("study") or "")
             state = LiveRun(run_id, prepared, owner, warnings=list(record.get("warnings") or ()),
-                            created=record.get("created") or time.time(), estimate_s=estimate_seconds(prepared.config),
+                            created=record.get("created") or time.time(),
+                            estimate_s=estimate_seconds(prepared.config, home=self.store.home),
                             study=study)
             try:
                 self._queue.push(owner, run_id, bulk=bool(study))

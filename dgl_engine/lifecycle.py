@@ -56,8 +56,9 @@ def default_name(config: ExperimentConfig) -> str:
     return f"{methods} on {where}"[:80]
 
 
-def prepare(config: ExperimentConfig) -> Prepared:
-    """Everything that can be refused before a run exists: schema ranges, names, the data root."""
+def prepare(config: ExperimentConfig, home=None) -> Prepared:
+    """Everything that can be refused before a run exists: schema ranges, names, the data root.
+    ``home``: the run store whose recent runs calibrate the time estimate (``speed_factor``)."""
     warnings = validate(config)
     config = resolve(config)
     if not config.name.strip():
@@ -71,10 +72,10 @@ def prepare(config: ExperimentConfig) -> Prepared:
         catalog = check_root(config.data, config.seed)
     clips = len(catalog.samples) if catalog is not None else None
     check_budget(config, clips)  # a run that cannot fit one worker's memory never starts
-    minutes = estimate_seconds(config, clips) / 60
+    minutes = estimate_seconds(config, clips, home) / 60
     if minutes > 10:
-        warnings.append(f"this run should take about {minutes:.0f} minutes on a CPU like this project's "
-                        "(much less on a GPU)")
+        warnings.append(f"this run should take about {minutes:.0f} minutes on a CPU like this "
+                        f"{'machine' if home is not None else 'project'}'s (much less on a GPU)")
     return Prepared(config, tuple(warnings), catalog)
 
 
@@ -256,6 +257,6 @@ def execute_run(prepared: Prepared, store: RunStore, run_id: str, observers: Seq
 def run(config: ExperimentConfig, store: RunStore, observers: Sequence[Observer] = (),
         should_stop: Callable[[], bool] = lambda: False) -> Outcome:
     """Check, create and execute a run in this thread (the CLI, scripts, test fixtures)."""
-    prepared = prepare(config)
+    prepared = prepare(config, store.home)
     run_id = create_run(store, prepared, status="running")
     return execute_run(prepared, store, run_id, observers, should_stop)

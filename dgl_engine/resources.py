@@ -4,7 +4,8 @@ estimates of a run's memory and time from its config alone.
     workers()                 # DGL_LAB_WORKERS, else one per GPU, else cores // 2 (at least 1)
     worker_memory_budget()    # DGL_LAB_WORKER_MEMORY ("6G", "800M", bytes), else a fair share
     estimate_memory(config)   # bytes at peak: data, features, models, evaluation
-    estimate_seconds(config)  # wall time on this kind of machine (measured step costs)
+    estimate_seconds(config, home=)  # wall time: measured step costs, scaled by this machine's speed
+    speed_factor(home)        # measured / estimated seconds of the store's recent runs (1.0 with none)
 
 ``check_budget`` refuses a run whose estimate is over the budget with one line naming both,
 before anything is written (the engine and the CLI call it through ``lifecycle.prepare``).
@@ -13,6 +14,9 @@ before anything is written (the engine and the CLI call it through ``lifecycle.p
 from __future__ import annotations
 
 import os
+import statistics
+import time
+from pathlib import Path
 
 from dgl_engine.config import ExperimentConfig
 from dgl_engine.errors import ConfigError
@@ -22,6 +26,13 @@ GIB = 2**30
 # one method-step costs about 28 ms; validation, probes and the test pass add about 45%.
 STEP_SECONDS = {"tiny": 0.028, "resnet18": 0.9}
 OVERHEAD = 1.45
+# Machines differ (the same code runs 2x slower on some 2-core VMs than on others), so estimates
+# are scaled by how the store's own recent runs compared with theirs.
+CALIBRATION_RUNS = 5  # the most recent finished synthetic CPU runs
+CALIBRATION_MIN_S = 10.0  # runs estimated shorter are mostly fixed costs (data, probes): they do not count
+CALIBRATION_RANGE = (0.25, 4.0)  # a factor outside this says more about the run than the machine
+CALIBRATION_TTL_S = 30.0  # the Experiment page asks on every widget change: read the store at most this often
+_calibrations: dict[str, tuple[float, float]] = {}  # home -> (monotonic time read, factor)
 # Peak bytes per synthetic clip while it is generated and featurised (waveform, spectrogram,
 # frames and their float copies), measured: 4,800 default clips peak at about 0.75 GB.
 SYNTHETIC_CLIP_BYTES = 120_000
@@ -113,8 +124,49 @@ def estimate_memory(config: ExperimentConfig, clips: int | None = None) -> int:
     return BASE_BYTES + features + generation + models + batch
 
 
-def estimate_seconds(config: ExperimentConfig, clips: int | None = None) -> float:
-    """Wall time of a run on a CPU like this project's (a rough figure, for queues and warnings)."""
+def estimate_seconds(config: ExperimentConfig, clips: int | None = None, home=None) -> float:
+    """Wall time of a run (a rough figure, for queues and warnings): measured step costs, times
+    ``speed_factor(home)`` when a run store is given."""
+    return _uncalibrated_seconds(config, clips) * (speed_factor(home) if home is not None else 1.0)
+
+
+def speed_factor(home) -> float:
+    """How much longer (> 1) or shorter this machine's recent runs took than estimated: the median
+    of measured / estimated seconds over the last ``CALIBRATION_RUNS`` finished synthetic runs
+    trained on a CPU and estimated at ``CALIBRATION_MIN_S`` or more (real datasets also decode;
+    GPU runs are another machine; short runs are mostly fixed costs), clamped to
+    ``CALIBRATION_RANGE``; 1.0 without any. Cached for ``CALIBRATION_TTL_S`` per store."""
+    from dgl_engine.config import experiment_from_dict
+    from dgl_engine.store import RunStore
+
+    key, now = str(Path(home).resolve()), time.monotonic()
+    cached = _calibrations.get(key)
+    if cached is not None and now - cached[0] < CALIBRATION_TTL_S:
+        return cached[1]
+    ratios = []
+    for record in sorted(RunStore(home).list(), key=lambda r: r.get("finished") or 0, reverse=True):
+        seconds, cuda = record.get("seconds"), (record.get("versions") or {}).get("cuda")
+        if record.get("status") != "finished" or not isinstance(seconds, (int, float)) or seconds <= 0:
+            continue
+        try:
+            config = experiment_from_dict(record.get("config") or {})
+        except (ConfigError, TypeError, ValueError, KeyError):
+            continue
+        if config.data.dataset != "synthetic" or config.device == "cuda" or (cuda and config.device == "auto"):
+            continue
+        estimated = _uncalibrated_seconds(config)
+        if estimated < CALIBRATION_MIN_S:
+            continue
+        ratios.append(seconds / estimated)
+        if len(ratios) == CALIBRATION_RUNS:
+            break
+    lo, hi = CALIBRATION_RANGE
+    factor = min(max(statistics.median(ratios), lo), hi) if ratios else 1.0
+    _calibrations[key] = (now, factor)
+    return factor
+
+
+def _uncalibrated_seconds(config: ExperimentConfig, clips: int | None = None) -> float:
     n, audio, _ = _feature_values(config)
     n = clips if clips is not None else n
     train_share = config.data.synthetic.split[0] if config.data.dataset == "synthetic" else 0.8

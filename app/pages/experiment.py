@@ -192,10 +192,10 @@ try:
     config = forms.build_config(values, dataset, root)
     for warning in validate(config):
         st.warning(warning)
-    minutes = estimate_seconds(config) / 60
+    minutes = estimate_seconds(config, home=state.home()) / 60
     estimate = f"about {minutes:.0f} minutes" if minutes >= 1.5 else f"about {max(5, round(minutes * 60, -1)):.0f} s"
-    st.caption(f"These settings should take {estimate} on a 2-core CPU (from measured step costs; "
-               "much less on a GPU), plus the time to decode a real dataset's clips the first time.")
+    st.caption(f"These settings should take {estimate} on a CPU (measured step costs, scaled by how fast this "
+               "server ran its recent runs; much less on a GPU), plus the time to decode a real dataset's clips the first time.")
     if minutes > 10:
         st.warning(f"This run would take about {minutes:.0f} minutes: fewer clips, epochs or methods make it shorter.")
 except ConfigError:
