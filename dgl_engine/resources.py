@@ -26,6 +26,9 @@ GIB = 2**30
 # one method-step costs about 28 ms; validation, probes and the test pass add about 45%.
 STEP_SECONDS = {"tiny": 0.028, "resnet18": 0.9}
 OVERHEAD = 1.45
+# A method's step relative to joint's, measured by benchmarks/bench_methods.py on the default
+# experiment (mmpareto: two backward passes; mla: one modality per step); the rest cost ~1x.
+METHOD_STEP_COST = {"audio-only": 0.63, "visual-only": 0.41, "mmpareto": 1.68, "mla": 0.53}
 # Machines differ (the same code runs 2x slower on some 2-core VMs than on others), so estimates
 # are scaled by how the store's own recent runs compared with theirs.
 CALIBRATION_RUNS = 5  # the most recent finished synthetic CPU runs
@@ -173,7 +176,7 @@ def _uncalibrated_seconds(config: ExperimentConfig, clips: int | None = None) ->
     batch = min(config.train.batch_size, max(2, int(n * train_share)))
     steps = max(1, int(n * train_share * config.data.fraction) // batch) * config.train.epochs
     per_step = STEP_SECONDS.get(config.model.encoder, 0.05) * batch / 64
-    return steps * len(config.methods) * per_step * OVERHEAD
+    return steps * sum(METHOD_STEP_COST.get(m, 1.0) for m in config.methods) * per_step * OVERHEAD
 
 
 def gib(n: int) -> str:

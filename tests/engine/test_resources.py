@@ -63,3 +63,11 @@ def test_the_median_of_recent_runs_scales_the_estimate_and_only_synthetic_cpu_ru
         store.update(run_id, seconds=base * 1000)
     assert fresh_factor(tmp_path) == CALIBRATION_RANGE[1]
 
+
+
+def test_a_method_that_needs_two_backward_passes_is_estimated_dearer():
+    joint = small_config(methods=("joint",), samples_per_class=200, epochs=4)
+    mmpareto = dataclasses.replace(joint, methods=("mmpareto",))
+    both = dataclasses.replace(joint, methods=("joint", "mmpareto"))
+    assert estimate_seconds(mmpareto) > 1.5 * estimate_seconds(joint)  # bench_methods: 1.67-1.68x
+    assert estimate_seconds(both) == pytest.approx(estimate_seconds(joint) + estimate_seconds(mmpareto))
