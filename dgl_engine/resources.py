@@ -13,6 +13,7 @@ before anything is written (the engine and the CLI call it through ``lifecycle.p
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -141,23 +142,31 @@ def speed_factor(home) -> float:
     ``CALIBRATION_RANGE``; 1.0 without any. Cached for ``CALIBRATION_TTL_S`` per store."""
     from dgl_engine.config import experiment_from_dict
     from dgl_engine.store import RunStore
+    from dgl_engine.validate import validate
 
     key, now = str(Path(home).resolve()), time.monotonic()
     cached = _calibrations.get(key)
     if cached is not None and now - cached[0] < CALIBRATION_TTL_S:
         return cached[1]
+    try:
+        records = RunStore(home).list()
+    except OSError:  # an unreadable store calibrates nothing; the caller still gets an estimate
+        records = []
     ratios = []
-    for record in sorted(RunStore(home).list(), key=lambda r: r.get("finished") or 0, reverse=True):
-        seconds, cuda = record.get("seconds"), (record.get("versions") or {}).get("cuda")
-        if record.get("status") != "finished" or not isinstance(seconds, (int, float)) or seconds <= 0:
+    for record in sorted(records, key=lambda r: r.get("finished") or 0, reverse=True):
+        seconds = record.get("seconds")
+        if (record.get("status") != "finished" or isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds) or seconds <= 0):
             continue
-        try:
+        try:  # run.json is a file on disk: its config is checked like any input, or skipped
             config = experiment_from_dict(record.get("config") or {})
-        except (ConfigError, TypeError, ValueError, KeyError):
+            validate(config)
+            cuda = (record.get("versions") or {}).get("cuda")
+            if config.data.dataset != "synthetic" or config.device == "cuda" or (cuda and config.device == "auto"):
+                continue
+            estimated = _uncalibrated_seconds(config)
+        except Exception:  # noqa: BLE001 - any malformed record is left out, never fails an estimate
             continue
-        if config.data.dataset != "synthetic" or config.device == "cuda" or (cuda and config.device == "auto"):
-            continue
-        estimated = _uncalibrated_seconds(config)
         if estimated < CALIBRATION_MIN_S:
             continue
         ratios.append(seconds / estimated)

@@ -84,7 +84,7 @@ def record_problem(folder: str, record) -> str | None:
             return f"{key} is {str(record[key])[:40]!r}, not a number"
     if record.get("created") is None:
         return "created is missing"
-    config = record.get("config") or {}
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}  # a wrong type is named below
     for key, value, kind in (("config", record.get("config"), dict), ("results", record.get("results"), dict),
                              ("data", record.get("data"), dict), ("warnings", record.get("warnings"), list),
                              ("error", record.get("error"), str), ("host", record.get("host"), str),

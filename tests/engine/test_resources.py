@@ -71,3 +71,19 @@ def test_a_method_that_needs_two_backward_passes_is_estimated_dearer():
     both = dataclasses.replace(joint, methods=("joint", "mmpareto"))
     assert estimate_seconds(mmpareto) > 1.5 * estimate_seconds(joint)  # bench_methods: 1.67-1.68x
     assert estimate_seconds(both) == pytest.approx(estimate_seconds(joint) + estimate_seconds(mmpareto))
+
+
+@pytest.mark.parametrize("fields", [
+    {"config": [1, 2]}, {"config": "x"}, {"config": {"train": {"epochs": "many"}}}, {"config": {"methods": 5}},
+    {"config": {"data": {"synthetic": []}}}, {"config": {"data": {"synthetic": {"samples_per_class": 10**12}}}},
+    {"seconds": float("nan")}, {"seconds": float("inf")}, {"seconds": True}, {"seconds": "87"}, {"versions": ["cuda"]},
+])
+def test_a_malformed_record_is_left_out_and_the_estimate_still_comes(tmp_path, fields):
+    """run.json is a file anyone with the folder can edit: a bad one never fails an estimate."""
+    store = RunStore(tmp_path)
+    config = small_config(methods=("joint",), samples_per_class=20, epochs=1)
+    run_id = run(config, store).run_id
+    store.update(run_id, **{"seconds": estimate_seconds(ExperimentConfig()) * 2, "config": ExperimentConfig().to_dict(),
+                            **fields})
+    assert fresh_factor(tmp_path) == 1.0
+    assert estimate_seconds(ExperimentConfig(), home=tmp_path) == estimate_seconds(ExperimentConfig())

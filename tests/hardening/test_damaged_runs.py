@@ -38,6 +38,7 @@ DAMAGED = {  # folder: (run.json text, words of the reason)
     "status": (json.dumps(_record("status", status="exploded")), "unknown status"),
     "acc-text": (json.dumps(_record("acc-text", results={"dgl": {"acc": "high"}})), "results of 'dgl'"),
     "methods-text": (json.dumps(_record("methods-text", config={"methods": "dgl"})), "config.methods"),
+    "config-list": (json.dumps(_record("config-list", config=[1, 2])), "config is '[1, 2]'"),
     "pid-text": (json.dumps(_record("pid-text", status="running", pid="abc")), "pid"),
     "nan-created": ('{"run_id": "nan-created", "status": "finished", "created": NaN}', "created"),
 }
